@@ -1,0 +1,417 @@
+using System.Buffers.Binary;
+using Ferry.Protocol.OpenWire.Commands;
+
+namespace Ferry.Protocol.OpenWire.Marshalling;
+
+/// <summary>
+/// Reads the tight encoding: one BooleanStream per frame holds every flag of every nested object,
+/// the data section holds the rest, both in field order.
+/// </summary>
+internal sealed class TightReader : FieldVisitor
+{
+    private const int MaxDepth = 32;
+    private ReadOnlyMemory<byte> _data;
+    private int _pos;
+    private ReadOnlyMemory<byte> _bits;
+    private int _bitPos;
+    private int _depth;
+    private MarshalCache? _cache;
+    private bool _stackTraces;
+
+    /// <summary>Positions on a frame body that starts with the BooleanStream.</summary>
+    public void Reset(ReadOnlyMemory<byte> body, int version, MarshalCache? cache, bool stackTraces)
+    {
+        _data = body;
+        _pos = 0;
+        _depth = 0;
+        Version = version;
+        _cache = cache;
+        _stackTraces = stackTraces;
+        int length = Take(1)[0];
+        if (length == 0xC0)
+        {
+            length = Take(1)[0];
+        }
+        else if (length == 0x80)
+        {
+            length = BinaryPrimitives.ReadUInt16BigEndian(Take(2));
+        }
+        _bits = _data.Slice(_pos, Math.Min(length, _data.Length - _pos));
+        Take(length);
+        _bitPos = 0;
+    }
+
+    private ReadOnlySpan<byte> Take(int count)
+    {
+        if (count < 0 || count > _data.Length - _pos)
+        {
+            throw new ProtocolException($"Truncated frame: field needs {count} bytes, {_data.Length - _pos} remain");
+        }
+        var span = _data.Span.Slice(_pos, count);
+        _pos += count;
+        return span;
+    }
+
+    private bool Bit()
+    {
+        int byteIndex = _bitPos >> 3;
+        if (byteIndex >= _bits.Length)
+        {
+            throw new ProtocolException("Truncated frame: boolean stream exhausted");
+        }
+        bool bit = (_bits.Span[byteIndex] & (1 << (_bitPos & 7))) != 0;
+        _bitPos++;
+        return bit;
+    }
+
+    public override void Bool(ref bool value) => value = Bit();
+    public override void Byte(ref byte value) => value = Take(1)[0];
+    public override void SByte(ref sbyte value) => value = (sbyte)Take(1)[0];
+    public override void Short(ref short value) => value = BinaryPrimitives.ReadInt16BigEndian(Take(2));
+    public override void Int(ref int value) => value = BinaryPrimitives.ReadInt32BigEndian(Take(4));
+    public override void Magic(ref byte[]? value) => value = Take(8).ToArray();
+
+    public override void Long(ref long value)
+    {
+        if (Bit())
+        {
+            value = Bit() ? BinaryPrimitives.ReadInt64BigEndian(Take(8)) : BinaryPrimitives.ReadUInt32BigEndian(Take(4));
+        }
+        else
+        {
+            value = Bit() ? BinaryPrimitives.ReadUInt16BigEndian(Take(2)) : 0;
+        }
+    }
+
+    public override void String(ref string? value)
+    {
+        if (!Bit())
+        {
+            value = null;
+            return;
+        }
+        if (Bit())
+        {
+            // ASCII form: i16 char count, one byte per char.
+            int count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
+            value = System.Text.Encoding.Latin1.GetString(Take(count));
+        }
+        else
+        {
+            value = ModifiedUtf8.Decode(Take(BinaryPrimitives.ReadUInt16BigEndian(Take(2))));
+        }
+    }
+
+    public override void Bytes(ref byte[]? value) =>
+        value = Bit() ? Take(BinaryPrimitives.ReadInt32BigEndian(Take(4))).ToArray() : null;
+
+    public override void Nested<T>(ref T? value) where T : class
+    {
+        var read = ReadNested();
+        value = read is null ? null : DataStructureFactory.Cast<T>(read);
+    }
+
+    private DataStructure? ReadNested() => Bit() ? ReadObject(Take(1)[0], nested: true) : null;
+
+    public DataStructure ReadObject(byte type, bool nested)
+    {
+        if (++_depth > MaxDepth)
+        {
+            throw new ProtocolException($"Objects nested deeper than {MaxDepth} levels");
+        }
+        var obj = DataStructureFactory.Create(type, Version);
+        if (nested && obj.IsMarshallAware && Bit())
+        {
+            throw new ProtocolException("Pre-marshalled nested objects are not supported");
+        }
+        obj.Describe(this);
+        _depth--;
+        return obj;
+    }
+
+    public override void Cached<T>(ref T? value) where T : class
+    {
+        if (_cache is null)
+        {
+            Nested(ref value);
+            return;
+        }
+        bool isNew = Bit();
+        short index = BinaryPrimitives.ReadInt16BigEndian(Take(2));
+        var read = isNew ? _cache.Store(index, ReadNested()) : _cache.Get(index);
+        value = read is null ? null : DataStructureFactory.Cast<T>(read);
+    }
+
+    public override void Array<T>(ref T?[]? value) where T : class
+    {
+        if (!Bit())
+        {
+            value = null;
+            return;
+        }
+        short count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
+        if (count < 0 || count > _data.Length - _pos)
+        {
+            throw new ProtocolException($"Array announces {count} elements, more than the frame holds");
+        }
+        var array = new T?[count];
+        for (int i = 0; i < count; i++)
+        {
+            Nested(ref array[i]);
+        }
+        value = array;
+    }
+
+    public override void Throwable(ref BrokerError? value)
+    {
+        if (!Bit())
+        {
+            value = null;
+            return;
+        }
+        if (++_depth > MaxDepth)
+        {
+            throw new ProtocolException($"Exception causes nested deeper than {MaxDepth} levels");
+        }
+        string? cls = null, msg = null;
+        String(ref cls);
+        String(ref msg);
+        var error = new BrokerError { ExceptionClass = cls, Message = msg };
+        if (_stackTraces)
+        {
+            short count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
+            if (count < 0 || count > _data.Length - _pos)
+            {
+                throw new ProtocolException($"Stack trace announces {count} frames, more than the frame holds");
+            }
+            var frames = new StackTraceFrame[count];
+            for (int i = 0; i < count; i++)
+            {
+                string? c = null, m = null, f = null;
+                int line = 0;
+                String(ref c);
+                String(ref m);
+                String(ref f);
+                Int(ref line);
+                frames[i] = new StackTraceFrame(c, m, f, line);
+            }
+            error.StackTrace = frames;
+            BrokerError? cause = null;
+            Throwable(ref cause);
+            error.Cause = cause;
+        }
+        _depth--;
+        value = error;
+    }
+}
+
+/// <summary>Writes the tight encoding: flags into a BooleanStream, the rest into a data buffer.</summary>
+internal sealed class TightWriter : FieldVisitor
+{
+    private FrameBuffer _data = null!;
+    private byte[] _bits = new byte[64];
+    private int _bitCount;
+    private MarshalCache? _cache;
+    private bool _stackTraces;
+
+    public void Reset(FrameBuffer data, int version, MarshalCache? cache, bool stackTraces)
+    {
+        _data = data;
+        Version = version;
+        _cache = cache;
+        _stackTraces = stackTraces;
+        _bitCount = 0;
+    }
+
+    /// <summary>The BooleanStream with its length prefix, written after the frame is walked.</summary>
+    public void WriteBooleanStream(FrameBuffer output)
+    {
+        int length = (_bitCount + 7) >> 3;
+        if (length < 64)
+        {
+            output.WriteByte((byte)length);
+        }
+        else if (length < 256)
+        {
+            output.WriteByte(0xC0);
+            output.WriteByte((byte)length);
+        }
+        else
+        {
+            output.WriteByte(0x80);
+            output.WriteInt16((short)length);
+        }
+        output.Write(_bits.AsSpan(0, length));
+    }
+
+    public int BooleanStreamSize
+    {
+        get
+        {
+            int length = (_bitCount + 7) >> 3;
+            return length + (length < 64 ? 1 : length < 256 ? 2 : 3);
+        }
+    }
+
+    private void Bit(bool value)
+    {
+        int byteIndex = _bitCount >> 3;
+        if (byteIndex >= _bits.Length)
+        {
+            System.Array.Resize(ref _bits, _bits.Length * 2);
+        }
+        if ((_bitCount & 7) == 0)
+        {
+            _bits[byteIndex] = 0;
+        }
+        if (value)
+        {
+            _bits[byteIndex] |= (byte)(1 << (_bitCount & 7));
+        }
+        _bitCount++;
+    }
+
+    public override void Bool(ref bool value) => Bit(value);
+    public override void Byte(ref byte value) => _data.WriteByte(value);
+    public override void SByte(ref sbyte value) => _data.WriteByte((byte)value);
+    public override void Short(ref short value) => _data.WriteInt16(value);
+    public override void Int(ref int value) => _data.WriteInt32(value);
+    public override void Magic(ref byte[]? value) => _data.Write(value ?? WireFormatInfo.MagicBytes);
+
+    public override void Long(ref long value)
+    {
+        ulong u = (ulong)value;
+        if (u == 0)
+        {
+            Bit(false);
+            Bit(false);
+        }
+        else if ((u & 0xFFFF_FFFF_FFFF_0000UL) == 0)
+        {
+            Bit(false);
+            Bit(true);
+            _data.WriteInt16((short)u);
+        }
+        else if ((u & 0xFFFF_FFFF_0000_0000UL) == 0)
+        {
+            Bit(true);
+            Bit(false);
+            _data.WriteInt32((int)u);
+        }
+        else
+        {
+            Bit(true);
+            Bit(true);
+            _data.WriteInt64(value);
+        }
+    }
+
+    public override void String(ref string? value)
+    {
+        Bit(value is not null);
+        if (value is null)
+        {
+            return;
+        }
+        bool ascii = ModifiedUtf8.IsAscii(value);
+        Bit(ascii);
+        if (ascii)
+        {
+            if (value.Length >= short.MaxValue)
+            {
+                throw new ArgumentException("String too long for tight encoding", nameof(value));
+            }
+            _data.WriteInt16((short)value.Length);
+            var span = _data.GetSpan(value.Length);
+            System.Text.Encoding.Latin1.GetBytes(value, span);
+            _data.Advance(value.Length);
+        }
+        else
+        {
+            if (ModifiedUtf8.GetByteCount(value) >= short.MaxValue)
+            {
+                throw new ArgumentException("String too long for tight encoding", nameof(value));
+            }
+            LooseWriter.WriteUtf(_data, value);
+        }
+    }
+
+    public override void Bytes(ref byte[]? value)
+    {
+        Bit(value is not null);
+        if (value is not null)
+        {
+            _data.WriteInt32(value.Length);
+            _data.Write(value);
+        }
+    }
+
+    public override void Nested<T>(ref T? value) where T : class => WriteNested(value);
+
+    private void WriteNested(DataStructure? value)
+    {
+        Bit(value is not null);
+        if (value is null)
+        {
+            return;
+        }
+        if (value.IsMarshallAware)
+        {
+            Bit(false);
+        }
+        _data.WriteByte(value.DataType);
+        value.Describe(this);
+    }
+
+    public override void Cached<T>(ref T? value) where T : class
+    {
+        if (_cache is null)
+        {
+            WriteNested(value);
+            return;
+        }
+        Bit(true);
+        _data.WriteInt16(_cache.NextWriteIndex());
+        WriteNested(value);
+    }
+
+    public override void Array<T>(ref T?[]? value) where T : class
+    {
+        Bit(value is not null);
+        if (value is null)
+        {
+            return;
+        }
+        _data.WriteInt16(checked((short)value.Length));
+        foreach (var item in value)
+        {
+            WriteNested(item);
+        }
+    }
+
+    public override void Throwable(ref BrokerError? value)
+    {
+        Bit(value is not null);
+        if (value is null)
+        {
+            return;
+        }
+        string? cls = value.ExceptionClass, msg = value.Message;
+        String(ref cls);
+        String(ref msg);
+        if (_stackTraces)
+        {
+            _data.WriteInt16((short)value.StackTrace.Count);
+            foreach (var frame in value.StackTrace)
+            {
+                string? c = frame.DeclaringClass, m = frame.MethodName, f = frame.FileName;
+                String(ref c);
+                String(ref m);
+                String(ref f);
+                _data.WriteInt32(frame.LineNumber);
+            }
+            var cause = value.Cause;
+            Throwable(ref cause);
+        }
+    }
+}
