@@ -1,0 +1,356 @@
+using System.Collections.Concurrent;
+using Ferry.Broker.Advisory;
+using Ferry.Broker.Destinations;
+using Ferry.Protocol.OpenWire;
+using Ferry.Protocol.OpenWire.Commands;
+using Ferry.Protocol.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Broker.Connections;
+
+/// <summary>
+/// One OpenWire client as the broker sees it: its connection, sessions, producers, consumers and
+/// temporary destinations. Commands are handled one at a time by the channel's read loop, so this
+/// state has a single writer; other threads only read snapshots (advisory replay) and queue
+/// dispatches through <see cref="Send"/>.
+/// </summary>
+public sealed partial class OpenWireConnection : IConsumerEndpoint
+{
+    private readonly BrokerService _broker;
+    private readonly OpenWireChannel _channel;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<ConsumerId, ConsumerState> _consumers = new();
+    private readonly ConcurrentDictionary<ProducerId, ProducerInfo> _producers = new();
+    private readonly HashSet<SessionId> _sessions = [];
+    private readonly List<Destination> _tempDestinations = [];
+    private volatile ConnectionInfo? _info;
+    private bool _cleanedUp;
+
+    internal OpenWireConnection(BrokerService broker, IDuplexConnection transport, TransportConnector? connector, WireFormatOptions wireFormat, OpenWireChannelOptions channelOptions)
+    {
+        _broker = broker;
+        Connector = connector;
+        _logger = broker.LoggerFactory.CreateLogger("Ferry.Broker.Connection");
+        _channel = new OpenWireChannel(transport, wireFormat, channelOptions, broker.Time, _logger);
+    }
+
+    public TransportConnector? Connector { get; }
+    public string RemoteAddress => _channel.RemoteAddress;
+    public ConnectionInfo? Info => _info;
+    public string ConnectionId => _info?.ConnectionId?.Value ?? "";
+    public bool IsClosing => _channel.IsClosed;
+    public IEnumerable<ConsumerInfo> ConsumerInfos => _consumers.Values.Select(c => c.Info);
+    public IEnumerable<ProducerInfo> ProducerInfos => _producers.Values;
+
+    public bool Send(DataStructure command) => _channel.Send(command);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        LogAccepted(_logger, RemoteAddress);
+        try
+        {
+            await _channel.RunAsync(HandleAsync, cancellationToken);
+        }
+        finally
+        {
+            // A connection that went away without removing itself loses its in-flight deliveries:
+            // they return to their queues marked redelivered.
+            CleanUp(abrupt: true);
+            await _channel.DisposeAsync();
+            LogClosed(_logger, RemoteAddress, _info?.ClientId ?? "-", _channel.CloseReason ?? "closed");
+        }
+    }
+
+    /// <summary>Tells the client the broker is going away, then closes.</summary>
+    public void CloseForShutdown()
+    {
+        _channel.Send(new ConnectionError { Exception = new BrokerError(JmsErrors.JmsException, "Broker " + _broker.BrokerName + " is shutting down") });
+        _channel.Close("broker shutting down");
+    }
+
+    private ValueTask HandleAsync(DataStructure received)
+    {
+        if (received is WireFormatInfo)
+        {
+            Send(new BrokerInfo
+            {
+                BrokerId = _broker.BrokerId,
+                BrokerUrl = Connector?.BoundUri ?? _broker.BrokerUrl,
+                BrokerName = _broker.BrokerName,
+            });
+            return ValueTask.CompletedTask;
+        }
+        if (received is not Command command)
+        {
+            LogIgnored(_logger, RemoteAddress, received.GetType().Name);
+            return ValueTask.CompletedTask;
+        }
+        try
+        {
+            var response = Process(command);
+            if (command.ResponseRequired)
+            {
+                response ??= new Response();
+                response.CorrelationId = command.CommandId;
+                Send(response);
+            }
+        }
+        catch (Exception ex) when (ex is BrokerException or ArgumentException or InvalidOperationException)
+        {
+            var error = ex is BrokerException be ? be.ToBrokerError() : new BrokerError(JmsErrors.JmsException, ex.Message);
+            LogRefusedCommand(_logger, RemoteAddress, command.GetType().Name, error.ToString());
+            Send(command.ResponseRequired
+                ? new ExceptionResponse { CorrelationId = command.CommandId, Exception = error }
+                : new ConnectionError { Exception = error, ConnectionId = _info?.ConnectionId });
+            if (command is ConnectionInfo)
+            {
+                _channel.Close("connection refused: " + error.Message);
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private Response? Process(Command command)
+    {
+        switch (command)
+        {
+            case Message message:
+                OnMessage(message);
+                return null;
+            case MessageAck ack:
+                OnAck(ack);
+                return null;
+            case MessagePull pull:
+                OnPull(pull);
+                return null;
+            case ConnectionInfo info:
+                OnConnectionInfo(info);
+                return null;
+            case SessionInfo session:
+                RequireConnected();
+                _sessions.Add(session.SessionId ?? throw new BrokerException("SessionInfo without a session id"));
+                return null;
+            case ConsumerInfo consumer:
+                OnConsumerInfo(consumer);
+                return null;
+            case ProducerInfo producer:
+                OnProducerInfo(producer);
+                return null;
+            case RemoveInfo remove:
+                OnRemove(remove);
+                return null;
+            case DestinationInfo destination:
+                OnDestinationInfo(destination);
+                return null;
+            case ConsumerControl control:
+                OnConsumerControl(control);
+                return null;
+            case ShutdownInfo:
+                CleanUp(abrupt: false);
+                _channel.Close("client shut down");
+                return null;
+            case TransactionInfo:
+                throw new BrokerException(JmsErrors.JmsException, "Transactions are not supported by this broker yet");
+            case RemoveSubscriptionInfo:
+                throw new BrokerException(JmsErrors.InvalidDestination, "Durable subscriptions are not supported by this broker yet");
+            default:
+                // ConnectionControl, FlushCommand, ControlCommand, BrokerInfo, responses: nothing to do.
+                return null;
+        }
+    }
+
+    private void RequireConnected()
+    {
+        if (_info is null)
+        {
+            throw new BrokerException(JmsErrors.IllegalState, "ConnectionInfo must be sent first");
+        }
+    }
+
+    private void OnConnectionInfo(ConnectionInfo info)
+    {
+        if (_info is not null)
+        {
+            throw new BrokerException(JmsErrors.IllegalState, "Connection already established");
+        }
+        if (info.ConnectionId?.Value is not { Length: > 0 })
+        {
+            throw new BrokerException(JmsErrors.JmsException, "ConnectionInfo without a connection id");
+        }
+        string clientId = info.ClientId is { Length: > 0 } id ? id : info.ConnectionId.Value;
+        if (!_broker.TryRegisterClientId(clientId, this))
+        {
+            throw new BrokerException(JmsErrors.InvalidClientId,
+                $"Broker: {_broker.BrokerName} - Client: {clientId} already connected from {RemoteAddress}");
+        }
+        info.ClientId = clientId;
+        info.ClientIp = RemoteAddress;
+        _info = info;
+        if (info.Manageable)
+        {
+            Send(new ConnectionControl { ConnectedBrokers = "", ReconnectTo = "" });
+        }
+        _broker.Advisories.ConnectionAdded(info);
+    }
+
+    private void OnMessage(Message message)
+    {
+        RequireConnected();
+        if (message.TransactionId is not null)
+        {
+            throw new BrokerException(JmsErrors.JmsException, "Transactions are not supported by this broker yet");
+        }
+        if (message.MessageId is null)
+        {
+            throw new BrokerException(JmsErrors.JmsException, "Message without a message id");
+        }
+        long now = _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        message.BrokerInTime = now;
+        message.MessageId.BrokerSequenceId = _broker.NextSequence();
+        if (!message.IsExpired(now))
+        {
+            _broker.Route(message);
+        }
+        if (!message.ResponseRequired && message.ProducerId is { } pid
+            && _producers.TryGetValue(pid, out var producer) && producer.WindowSize > 0)
+        {
+            Send(new ProducerAck { ProducerId = pid, Size = message.WindowSize });
+        }
+    }
+
+    private void OnProducerInfo(ProducerInfo info)
+    {
+        RequireConnected();
+        var id = info.ProducerId ?? throw new BrokerException("ProducerInfo without a producer id");
+        if (info.Destination is { IsTemporary: true } d && !_broker.TempDestinationExists(d))
+        {
+            throw new BrokerException(JmsErrors.InvalidDestination, $"Cannot publish to a deleted Destination: {d}");
+        }
+        if (!_producers.TryAdd(id, info))
+        {
+            throw new BrokerException(JmsErrors.JmsException, $"Producer {id} already exists");
+        }
+        if (info.Destination is { } destination)
+        {
+            _broker.Advisories.ProducerChanged(destination, info, ProducerCountOn(destination));
+        }
+    }
+
+    private int ProducerCountOn(Destination destination) => _producers.Values.Count(p => destination.Equals(p.Destination));
+
+    private void RemoveProducer(ProducerId id)
+    {
+        if (_producers.TryRemove(id, out var info) && info.Destination is { } destination)
+        {
+            _broker.Advisories.ProducerChanged(destination, new RemoveInfo { ObjectId = id }, ProducerCountOn(destination));
+        }
+    }
+
+    private void OnDestinationInfo(DestinationInfo info)
+    {
+        RequireConnected();
+        var destination = info.Destination ?? throw new BrokerException(JmsErrors.InvalidDestination, "DestinationInfo without a destination");
+        if (info.OperationType == DestinationInfo.Add)
+        {
+            if (destination.IsTemporary)
+            {
+                _broker.AddTempDestination(info, this);
+                _tempDestinations.Add(destination);
+            }
+            else
+            {
+                _broker.Destinations.GetOrCreate(destination);
+            }
+        }
+        else if (info.OperationType == DestinationInfo.Remove)
+        {
+            if (destination.IsTemporary)
+            {
+                _broker.RemoveTempDestination(destination, this, info);
+                _tempDestinations.Remove(destination);
+            }
+            else
+            {
+                if (_broker.ConsumerCountOf(destination) > 0)
+                {
+                    throw new BrokerException($"Destination still has an active subscription: {destination}");
+                }
+                _broker.Destinations.Remove(destination);
+            }
+        }
+        else
+        {
+            throw new BrokerException($"Unknown DestinationInfo operation {info.OperationType}");
+        }
+    }
+
+    private void OnRemove(RemoveInfo remove)
+    {
+        switch (remove.ObjectId)
+        {
+            case ConsumerId consumer:
+                RemoveConsumer(consumer, remove.LastDeliveredSequenceId, abrupt: false);
+                break;
+            case ProducerId producer:
+                RemoveProducer(producer);
+                break;
+            case SessionId session:
+                foreach (var consumer in _consumers.Keys.Where(c => c.SessionId == session.Value).ToList())
+                {
+                    RemoveConsumer(consumer, remove.LastDeliveredSequenceId, abrupt: false);
+                }
+                foreach (var producer in _producers.Keys.Where(p => p.SessionId == session.Value).ToList())
+                {
+                    RemoveProducer(producer);
+                }
+                _sessions.Remove(session);
+                break;
+            case Protocol.OpenWire.Commands.ConnectionId:
+                CleanUp(abrupt: false, lastDeliveredSequenceId: remove.LastDeliveredSequenceId);
+                break;
+            default:
+                throw new BrokerException($"Cannot remove {remove.ObjectId?.GetType().Name ?? "nothing"}");
+        }
+    }
+
+    /// <summary>Releases everything the connection holds. Idempotent.</summary>
+    private void CleanUp(bool abrupt, long lastDeliveredSequenceId = -2)
+    {
+        if (_cleanedUp)
+        {
+            return;
+        }
+        _cleanedUp = true;
+        foreach (var consumer in _consumers.Keys.ToList())
+        {
+            RemoveConsumer(consumer, lastDeliveredSequenceId, abrupt);
+        }
+        foreach (var producer in _producers.Keys.ToList())
+        {
+            RemoveProducer(producer);
+        }
+        foreach (var destination in _tempDestinations)
+        {
+            _broker.RemoveTempDestination(destination, this, null);
+        }
+        _tempDestinations.Clear();
+        _sessions.Clear();
+        if (_info is { } info)
+        {
+            _broker.UnregisterClientId(info.ClientId!, this);
+            _broker.Advisories.ConnectionRemoved(info.ConnectionId!);
+        }
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Accepted connection from {Remote}")]
+    private static partial void LogAccepted(ILogger logger, string remote);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Connection from {Remote} (client {ClientId}) closed: {Reason}")]
+    private static partial void LogClosed(ILogger logger, string remote, string clientId, string reason);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Debug, Message = "Ignoring {Type} from {Remote}")]
+    private static partial void LogIgnored(ILogger logger, string remote, string type);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "Refused {Command} from {Remote}: {Error}")]
+    private static partial void LogRefusedCommand(ILogger logger, string remote, string command, string error);
+}

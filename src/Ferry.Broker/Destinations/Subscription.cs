@@ -1,0 +1,169 @@
+using Ferry.Protocol.OpenWire;
+using Ferry.Protocol.OpenWire.Commands;
+
+namespace Ferry.Broker.Destinations;
+
+/// <summary>Where a subscription's dispatches go: the consumer's connection.</summary>
+public interface IConsumerEndpoint
+{
+    string ConnectionId { get; }
+    /// <summary>Queues a command to the client without blocking; false once the connection is closed.</summary>
+    bool Send(DataStructure command);
+}
+
+/// <summary>
+/// A consumer's view of its destination: the prefetch window and the messages dispatched to it and
+/// not yet acknowledged, in dispatch order. Not thread-safe: the owning queue's lock (or the topic
+/// subscription's own lock) guards it.
+/// </summary>
+public abstract class Subscription
+{
+    private readonly List<MessageReference> _dispatched = [];
+    private int _prefetchExtension;
+    private int _pullCredit;
+
+    protected Subscription(ConsumerInfo info, IConsumerEndpoint endpoint, TimeProvider time)
+    {
+        Info = info;
+        Endpoint = endpoint;
+        Time = time;
+        Prefetch = info.PrefetchSize;
+    }
+
+    public ConsumerInfo Info { get; }
+    public ConsumerId Id => Info.ConsumerId!;
+    public IConsumerEndpoint Endpoint { get; }
+    protected TimeProvider Time { get; }
+    public int Prefetch { get; set; }
+    public int DispatchedCount => _dispatched.Count;
+    public bool IsClosed { get; private set; }
+
+    /// <summary>A pull that is waiting for a message, and when it gives up (prefetch 0 consumers).</summary>
+    public MessagePull? PendingPull { get; private set; }
+
+    public bool HasCredit => !IsClosed && (Prefetch > 0
+        ? _dispatched.Count - _prefetchExtension < Prefetch
+        : _pullCredit > 0);
+
+    public void MarkClosed() => IsClosed = true;
+
+    /// <summary>Sends one message to the consumer and records it as dispatched.</summary>
+    public void Deliver(MessageReference reference)
+    {
+        _dispatched.Add(reference);
+        if (Prefetch == 0 && _pullCredit > 0)
+        {
+            _pullCredit--;
+            PendingPull = null;
+        }
+        var message = reference.Message.CopyForDispatch();
+        message.RedeliveryCounter = reference.RedeliveryCounter;
+        message.BrokerOutTime = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        Endpoint.Send(new MessageDispatch
+        {
+            ConsumerId = Id,
+            Destination = Info.Destination,
+            Message = message,
+            RedeliveryCounter = reference.RedeliveryCounter,
+        });
+    }
+
+    /// <summary>Records a MessagePull: the consumer may receive one message.</summary>
+    public void AddPull(MessagePull pull)
+    {
+        _pullCredit = 1;
+        PendingPull = pull;
+    }
+
+    /// <summary>Answers a pull that found nothing with an empty dispatch.</summary>
+    public void ExpirePull()
+    {
+        if (PendingPull is null)
+        {
+            return;
+        }
+        PendingPull = null;
+        _pullCredit = 0;
+        Endpoint.Send(new MessageDispatch { ConsumerId = Id });
+    }
+
+    /// <summary>
+    /// Applies an acknowledgement to the dispatched list. Messages the ack consumes are added to
+    /// <paramref name="removed"/>; an ack naming a message that was never dispatched is refused.
+    /// </summary>
+    public void Acknowledge(MessageAck ack, List<MessageReference> removed)
+    {
+        var last = ack.LastMessageId ?? throw new BrokerException("Acknowledgement without a message id");
+        int lastIndex = IndexOf(last);
+        switch (ack.AckType)
+        {
+            case AckType.Delivered:
+                if (lastIndex >= 0)
+                {
+                    _prefetchExtension = Math.Max(_prefetchExtension, lastIndex + 1);
+                }
+                return;
+            case AckType.Redelivered:
+                return;
+            case AckType.Individual:
+                if (lastIndex < 0)
+                {
+                    throw Uncorrelated(ack);
+                }
+                removed.Add(_dispatched[lastIndex]);
+                _dispatched.RemoveAt(lastIndex);
+                _prefetchExtension = Math.Max(0, _prefetchExtension - 1);
+                return;
+            case AckType.Standard:
+            case AckType.Poison:
+            case AckType.Expired:
+            case AckType.Unmatched:
+                if (lastIndex < 0)
+                {
+                    throw Uncorrelated(ack);
+                }
+                int first = ack.FirstMessageId is { } f ? Math.Max(0, IndexOf(f)) : 0;
+                if (first > lastIndex)
+                {
+                    first = lastIndex;
+                }
+                int count = lastIndex - first + 1;
+                removed.AddRange(_dispatched.GetRange(first, count));
+                _dispatched.RemoveRange(first, count);
+                _prefetchExtension = Math.Max(0, _prefetchExtension - count);
+                return;
+            default:
+                throw new BrokerException($"Unknown acknowledgement type {ack.AckTypeValue}");
+        }
+    }
+
+    private static BrokerException Uncorrelated(MessageAck ack) =>
+        new($"Could not correlate acknowledgment with dispatched message: {ack.LastMessageId}");
+
+    private int IndexOf(MessageId id)
+    {
+        for (int i = 0; i < _dispatched.Count; i++)
+        {
+            if (_dispatched[i].Id.Equals(id))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>Takes back everything dispatched and unacknowledged (the consumer is going away).</summary>
+    public List<MessageReference> TakeDispatched()
+    {
+        var all = new List<MessageReference>(_dispatched);
+        _dispatched.Clear();
+        _prefetchExtension = 0;
+        return all;
+    }
+
+    public IEnumerable<MessageReference> Dispatched => _dispatched;
+
+    /// <summary>Whether a message arriving on a destination may go to this consumer.</summary>
+    public bool Accepts(Message message) =>
+        !(Info.NoLocal && message.ProducerId?.ConnectionId is { } producer && producer == Endpoint.ConnectionId);
+}
