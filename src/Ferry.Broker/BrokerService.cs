@@ -124,7 +124,7 @@ public sealed partial class BrokerService : IAsyncDisposable
 
     public async Task StopAsync()
     {
-        if (Interlocked.Exchange(ref _state, 2) != 1)
+        if (Interlocked.Exchange(ref _state, 2) == 2)
         {
             return;
         }

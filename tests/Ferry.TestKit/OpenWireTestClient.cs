@@ -45,13 +45,13 @@ public sealed class OpenWireTestClient : IAsyncDisposable
     {
         var client = new OpenWireTestClient(connection, wireFormat ?? new WireFormatOptions());
         await client._brokerInfo.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await client.RequestAsync(new ConnectionInfo
+        EnsureOk(await client.RequestAsync(new ConnectionInfo
         {
             ConnectionId = client.ConnectionId,
             ClientId = clientId ?? client.ConnectionId.Value,
             Manageable = true,
             ClientMaster = true,
-        });
+        }));
         client.Send(new SessionInfo { SessionId = client.SessionId });
         return client;
     }
