@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using Ferry.Protocol.OpenWire;
@@ -144,7 +145,7 @@ public class OpenWireCodecBenchmarks
     {
         var content = new byte[totalSize];
         int textLength = totalSize - 4;
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(content, textLength);
+        BinaryPrimitives.WriteInt32BigEndian(content, textLength);
         var text = new StringBuilder(textLength);
         while (text.Length < textLength)
         {

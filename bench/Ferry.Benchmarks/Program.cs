@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
@@ -5,5 +6,15 @@ using Ferry.Benchmarks;
 
 // Pick benchmarks with BenchmarkDotNet's switches, e.g.
 //   dotnet run -c Release --project bench/Ferry.Benchmarks -- --filter '*' --job short
-var config = DefaultConfig.Instance.AddColumn(StatisticColumn.OperationsPerSecond);
+// Results go to bench/Ferry.Benchmarks/BenchmarkDotNet.Artifacts (git-ignored) unless --artifacts says otherwise.
+var config = DefaultConfig.Instance
+    .AddColumn(StatisticColumn.OperationsPerSecond)
+    .WithArtifactsPath(Path.Combine(ProjectDirectory(), "BenchmarkDotNet.Artifacts"));
 BenchmarkSwitcher.FromAssembly(typeof(OpenWireCodecBenchmarks).Assembly).Run(args, config);
+
+// The source folder when the build kept real paths, else next to the binaries.
+static string ProjectDirectory([CallerFilePath] string sourceFile = "")
+{
+    string? dir = Path.GetDirectoryName(sourceFile);
+    return dir is not null && Directory.Exists(dir) ? dir : AppContext.BaseDirectory;
+}

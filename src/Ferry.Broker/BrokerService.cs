@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Ferry.Broker.Advisory;
 using Ferry.Broker.Connections;
 using Ferry.Broker.Destinations;
+using Ferry.Broker.Storage;
 using Ferry.Protocol.OpenWire;
 using Ferry.Protocol.OpenWire.Commands;
 using Ferry.Protocol.Transport;
@@ -13,7 +14,7 @@ namespace Ferry.Broker;
 /// The broker: its connectors, connections, destinations and advisories. Start binds every
 /// connector (failing if any cannot bind); Stop closes connectors, then connections, in that order.
 /// </summary>
-public sealed partial class BrokerService : IAsyncDisposable
+public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
 {
     private static long _instances;
 
@@ -25,24 +26,32 @@ public sealed partial class BrokerService : IAsyncDisposable
     private readonly ConcurrentDictionary<Destination, TempDestination> _tempDestinations = new();
     private readonly CancellationTokenSource _stopping = new();
     private long _sequence;
+    private long _subscriptionIds;
     private int _state; // 0 new, 1 started, 2 stopped
+    private ITimer? _expiryTimer;
 
-    public BrokerService(BrokerOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)
+    public BrokerService(BrokerOptions options, ILoggerFactory loggerFactory, IPersistenceAdapter store, TimeProvider? time = null)
     {
         options.Validate();
         Options = options;
+        Store = store;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Ferry.Broker");
         Time = time ?? TimeProvider.System;
         long startMillis = Time.GetUtcNow().ToUnixTimeMilliseconds();
         BrokerId = new BrokerId($"ID:{Environment.MachineName}-{Environment.ProcessId}-{startMillis}-{Interlocked.Increment(ref _instances)}:1");
-        Destinations = new DestinationRegistry(Time, DeadLetter);
+        Memory = new MemoryUsage("broker", options.MemoryLimit);
+        Destinations = new DestinationRegistry(this, UsageFor);
         Advisories = new AdvisoryPublisher(this);
         Destinations.DestinationCreated += Advisories.DestinationCreated;
     }
 
     public BrokerOptions Options { get; }
     public TimeProvider Time { get; }
+    public IPersistenceAdapter Store { get; }
+    /// <summary>Bytes of messages held by the whole broker, against <see cref="BrokerOptions.MemoryLimit"/>.</summary>
+    public MemoryUsage Memory { get; }
+    public ProducerAudit Audit { get; } = new();
     public BrokerId BrokerId { get; }
     public string BrokerName => Options.BrokerName;
     public DestinationRegistry Destinations { get; }
@@ -58,12 +67,13 @@ public sealed partial class BrokerService : IAsyncDisposable
 
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
             throw new InvalidOperationException("broker already started");
         }
+        await RecoverAsync(cancellationToken);
         try
         {
             foreach (var config in Options.TransportConnectors)
@@ -83,9 +93,85 @@ public sealed partial class BrokerService : IAsyncDisposable
             _connectors.Clear();
             throw;
         }
-        LogStarted(_logger, BrokerName, BrokerId.Value!);
-        return Task.CompletedTask;
+        _expiryTimer = Time.CreateTimer(_ => ExpireMessages(), null,
+            TimeSpan.FromMilliseconds(Options.ExpireMessagesPeriod), TimeSpan.FromMilliseconds(Options.ExpireMessagesPeriod));
+        LogStarted(_logger, BrokerName, BrokerId.Value!, Store.Description);
     }
+
+    /// <summary>Rebuilds destinations, durable subscriptions and pending messages from the store.</summary>
+    public async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        var recovered = await Store.RecoverAsync(cancellationToken);
+        var subscriptions = new Dictionary<long, TopicSubscription>();
+        foreach (var info in recovered.Subscriptions)
+        {
+            var consumerInfo = new ConsumerInfo
+            {
+                ConsumerId = new ConsumerId("durable:" + info.ClientId, 0, info.Id),
+                Destination = info.Destination,
+                Selector = info.Selector,
+                SubscriptionName = info.Name,
+                ClientId = info.ClientId,
+                NoLocal = info.NoLocal,
+                PrefetchSize = 0,
+            };
+            var subscription = new TopicSubscription(consumerInfo, null, this, Options.TopicSubscriberMaxPending, info)
+            {
+                Usage = TopicUsage(info.Destination),
+            };
+            Destinations.AddDurable(subscription);
+            subscriptions[info.Id] = subscription;
+            _subscriptionIds = Math.Max(_subscriptionIds, info.Id);
+        }
+        int messages = 0;
+        foreach (var message in recovered.Messages)
+        {
+            var m = message.Message;
+            m.MessageId!.BrokerSequenceId = NextSequence();
+            Audit.Record(m.MessageId);
+            if (m.Destination!.IsTopic)
+            {
+                foreach (var id in message.PendingSubscriptions)
+                {
+                    subscriptions.GetValueOrDefault(id)?.Recover(m);
+                }
+            }
+            else
+            {
+                Destinations.GetOrCreateQueue(m.Destination).Recover(m);
+            }
+            messages++;
+        }
+        foreach (var (producer, sequence) in recovered.ProducerSequences)
+        {
+            Audit.Record(producer, sequence);
+        }
+        LogRecovered(_logger, messages, recovered.Subscriptions.Count, Store.Description);
+    }
+
+    private void ExpireMessages()
+    {
+        foreach (var destination in Destinations.All.ToList())
+        {
+            destination.ExpireMessages();
+        }
+    }
+
+    /// <summary>
+    /// What a topic subscription's held messages count against: its topic's usage, or the broker's
+    /// alone when it spans several topics (wildcard, composite).
+    /// </summary>
+    internal MemoryUsage TopicUsage(Destination destination) => destination.IsComposite || destination.IsWildcard
+        ? Memory
+        : Destinations.GetOrCreateTopic(destination).Usage;
+
+    private MemoryUsage UsageFor(Destination destination)
+    {
+        long limit = PolicyFor(destination)?.MemoryLimit ?? Options.DestinationMemoryLimit;
+        return new MemoryUsage(destination.QualifiedName, limit, Memory);
+    }
+
+    private DestinationPolicy? PolicyFor(Destination destination) => Options.DestinationPolicies.Find(p => p.Applies(destination));
 
     /// <summary>Serves one accepted connection until it ends (tests pass in-memory connections here).</summary>
     public Task Serve(IDuplexConnection transport, TransportConnector? connector, WireFormatOptions? wireFormat = null)
@@ -129,6 +215,7 @@ public sealed partial class BrokerService : IAsyncDisposable
             return;
         }
         LogStopping(_logger, BrokerName);
+        _expiryTimer?.Dispose();
         // Stop accepting first, then close connections (each sends the client a ConnectionError).
         foreach (var connector in _connectors)
         {
@@ -154,6 +241,7 @@ public sealed partial class BrokerService : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
+        await Store.DisposeAsync();
         _stopping.Dispose();
     }
 
@@ -206,65 +294,310 @@ public sealed partial class BrokerService : IAsyncDisposable
 
     // ---- routing ----
 
-    /// <summary>Delivers a message to its destination (each part of a composite one).</summary>
-    internal void Route(Message message)
+    internal long NextSubscriptionId() => Interlocked.Increment(ref _subscriptionIds);
+
+    /// <summary>The concrete destinations a message sent to <paramref name="destination"/> reaches.</summary>
+    internal List<BrokerDestination> Resolve(Destination destination)
     {
-        var destination = message.Destination ?? throw new BrokerException(JmsErrors.InvalidDestination, "Message has no destination");
-        if (destination.IsComposite)
+        var targets = new List<BrokerDestination>(1);
+        foreach (var part in destination.IsComposite ? destination.CompositeParts() : [destination])
         {
-            foreach (var part in destination.CompositeParts())
+            if (part.IsWildcard && part.IsQueue)
             {
-                RouteTo(part, message);
+                throw new BrokerException(JmsErrors.InvalidDestination, $"Cannot send to a wildcard destination: {part}");
             }
-            return;
+            if (part.IsTemporary && !TempDestinationExists(part))
+            {
+                throw new BrokerException(JmsErrors.InvalidDestination, $"Cannot publish to a deleted Destination: {part}");
+            }
+            if (part.IsTopic && part.IsWildcard)
+            {
+                targets.AddRange(Destinations.Topics.Where(t => DestinationFilter.Matches(part.Name, t.Name)));
+                continue;
+            }
+            targets.Add(Destinations.GetOrCreate(part));
         }
-        RouteTo(destination, message);
+        return targets;
     }
 
-    private void RouteTo(Destination destination, Message message)
+    /// <summary>Whether a send to these destinations would have to wait for memory.</summary>
+    internal static bool MustWaitForSpace(List<BrokerDestination> targets) => targets.Exists(t => t.Usage.IsFull);
+
+    /// <summary>Waits (bounded by sendFailIfNoSpaceAfterTimeout) until every target has memory to spare.</summary>
+    internal async ValueTask WaitForSpaceAsync(List<BrokerDestination> targets, CancellationToken cancellationToken)
     {
-        if (destination.IsWildcard && destination.IsQueue)
+        foreach (var target in targets)
         {
-            throw new BrokerException(JmsErrors.InvalidDestination, $"Cannot send to a wildcard destination: {destination}");
-        }
-        if (destination.IsTemporary && !TempDestinationExists(destination))
-        {
-            throw new BrokerException(JmsErrors.InvalidDestination, $"Cannot publish to a deleted Destination: {destination}");
-        }
-        if (destination.IsTopic && destination.IsWildcard)
-        {
-            foreach (var topic in Destinations.Topics)
+            if (!target.Usage.IsFull)
             {
-                if (DestinationFilter.Matches(destination.Name, topic.Name))
+                continue;
+            }
+            LogProducerBlocked(_logger, target.Destination.ToString(), target.Usage.Used, Memory.Used);
+            var timeout = TimeSpan.FromMilliseconds(Options.SendFailIfNoSpaceAfterTimeout);
+            if (!await target.Usage.WaitForSpaceAsync(timeout, Time, cancellationToken))
+            {
+                throw new BrokerException(JmsErrors.ResourceAllocation,
+                    $"Usage Manager memory limit reached on {target.Destination} ({target.Usage.Used} bytes held, broker {Memory.Used} of {Memory.Limit}). " +
+                    $"Send failed after waiting {Options.SendFailIfNoSpaceAfterTimeout} ms for space (sendFailIfNoSpaceAfterTimeout)");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Accepts a message outside a transaction: drops a duplicate (a failover resend), waits for
+    /// memory, stores it if persistent, then hands it to its destinations. Returns once it is durable.
+    /// </summary>
+    internal async ValueTask AcceptAsync(Message message, CancellationToken cancellationToken)
+    {
+        var id = message.MessageId!;
+        if (Audit.IsDuplicate(id))
+        {
+            LogDuplicate(_logger, id.ToString());
+            return;
+        }
+        var targets = Resolve(message.Destination!);
+        await WaitForSpaceAsync(targets, cancellationToken);
+        var deliveries = Deliveries(message, targets);
+        var batch = new StoreBatch();
+        AddStoreOperations(deliveries, batch);
+        if (!batch.IsEmpty)
+        {
+            EnsureStoreSpace();
+            await Store.StoreAsync(batch, cancellationToken);
+        }
+        Audit.Record(id);
+        foreach (var (target, copy) in deliveries)
+        {
+            target.Send(copy);
+        }
+    }
+
+    /// <summary>Commits a local transaction: its sends and the removal of what it acknowledged, atomically.</summary>
+    internal async ValueTask CommitAsync(IReadOnlyList<Message> sends, IReadOnlyList<MessageReference> consumed, CancellationToken cancellationToken)
+    {
+        var deliveries = new List<(BrokerDestination, Message)>();
+        foreach (var message in sends)
+        {
+            if (!Audit.IsDuplicate(message.MessageId!))
+            {
+                deliveries.AddRange(Deliveries(message, Resolve(message.Destination!)));
+            }
+        }
+        var batch = new StoreBatch();
+        AddStoreOperations(deliveries, batch);
+        foreach (var reference in consumed)
+        {
+            if (StoredFor(reference.Message) && reference.Message.Destination!.IsQueue)
+            {
+                batch.Operations.Add(new RemoveMessage(reference.Message.Destination, reference.Id));
+            }
+        }
+        if (!batch.IsEmpty)
+        {
+            EnsureStoreSpace();
+            await Store.StoreAsync(batch, cancellationToken);
+        }
+        foreach (var message in sends)
+        {
+            Audit.Record(message.MessageId!);
+        }
+        foreach (var (target, copy) in deliveries)
+        {
+            target.Send(copy);
+        }
+    }
+
+    /// <summary>Each target gets its own copy when the message fans out to several (composite destinations).</summary>
+    private static List<(BrokerDestination Target, Message Copy)> Deliveries(Message message, List<BrokerDestination> targets)
+    {
+        var deliveries = new List<(BrokerDestination, Message)>(targets.Count);
+        foreach (var target in targets)
+        {
+            var copy = message;
+            if (targets.Count > 1 || !Equals(message.Destination, target.Destination))
+            {
+                copy = message.CopyForDispatch();
+                copy.Destination = target.Destination;
+                if (!Equals(message.Destination, target.Destination) && targets.Count > 1)
                 {
-                    topic.Send(message);
+                    copy.OriginalDestination ??= message.Destination;
                 }
             }
-            return;
+            copy.TransactionId = null;
+            deliveries.Add((target, copy));
         }
-        Destinations.GetOrCreate(destination).Send(message);
+        return deliveries;
     }
 
-    /// <summary>Moves a message that cannot be delivered to the dead-letter queue.</summary>
-    internal void DeadLetter(MessageReference reference, string cause)
+    private static void AddStoreOperations(List<(BrokerDestination Target, Message Copy)> deliveries, StoreBatch batch)
+    {
+        foreach (var (target, copy) in deliveries)
+        {
+            if (!StoredFor(copy))
+            {
+                continue;
+            }
+            if (target is Topic topic)
+            {
+                if (topic.DurableSubscriptionsFor(copy) is { } subscriptions)
+                {
+                    batch.Operations.Add(new AddMessage(copy, subscriptions));
+                }
+            }
+            else
+            {
+                batch.Operations.Add(new AddMessage(copy));
+            }
+        }
+    }
+
+    /// <summary>Persistent messages on regular destinations are stored; temporary destinations die with their owner.</summary>
+    private static bool StoredFor(Message message) => message.Persistent && message.Destination is { IsTemporary: false };
+
+    private void EnsureStoreSpace()
+    {
+        if (Store.UsedBytes >= Options.StoreLimit)
+        {
+            throw new BrokerException(JmsErrors.ResourceAllocation,
+                $"Persistent store is full: {Store.UsedBytes} bytes used of the {Options.StoreLimit} byte storeLimit; send refused");
+        }
+    }
+
+    // ---- IDestinationHost ----
+
+    void IDestinationHost.Consumed(Destination destination, MessageReference reference, long? subscriptionId)
+    {
+        var message = reference.Message;
+        if (!StoredFor(message) || (destination.IsTopic && subscriptionId is null))
+        {
+            return;
+        }
+        StoreInBackground(new StoreBatch(new RemoveMessage(message.Destination!, reference.Id, subscriptionId), StoreDurability.Deferred));
+    }
+
+    void IDestinationHost.DeadLetter(Destination destination, MessageReference reference, string cause, long? subscriptionId) =>
+        MoveToDeadLetterQueue(reference, cause, subscriptionId);
+
+    void IDestinationHost.Expired(Destination destination, MessageReference reference, long? subscriptionId)
+    {
+        var message = reference.Message;
+        if (Options.ExpiredMessagesToDeadLetter && (message.Persistent || Options.NonPersistentToDeadLetter))
+        {
+            MoveToDeadLetterQueue(reference, "message expired", subscriptionId);
+            return;
+        }
+        LogExpiredDropped(_logger, message.MessageId?.ToString() ?? "?", destination.ToString());
+        ((IDestinationHost)this).Consumed(destination, reference, subscriptionId);
+    }
+
+    int IDestinationHost.MaximumRedeliveries(Destination destination) =>
+        PolicyFor(destination)?.MaximumRedeliveries ?? Options.MaximumRedeliveries;
+
+    internal Destination DeadLetterQueueFor(Destination original)
+    {
+        if (PolicyFor(original)?.DeadLetterQueue is { } configured)
+        {
+            return Destination.Queue(configured);
+        }
+        return Options.DeadLetterStrategy == "individual"
+            ? Destination.Queue((original.IsTopic ? "ActiveMQ.DLQ.Topic." : "ActiveMQ.DLQ.Queue.") + original.Name)
+            : Destination.Queue(Options.DeadLetterQueue);
+    }
+
+    /// <summary>Moves a message that cannot be delivered to its dead-letter queue (atomically in the store).</summary>
+    internal void MoveToDeadLetterQueue(MessageReference reference, string cause, long? subscriptionId)
     {
         var original = reference.Message;
-        if (original.Destination is { } d && d.IsQueue && d.Name == Options.DeadLetterQueue)
+        var source = original.Destination!;
+        var dlq = DeadLetterQueueFor(source);
+        var removal = StoredFor(original) && (source.IsQueue || subscriptionId is not null)
+            ? new RemoveMessage(source, reference.Id, subscriptionId)
+            : null;
+        if (source.IsQueue && source.Name == dlq.Name)
         {
             LogDroppedFromDlq(_logger, original.MessageId?.ToString() ?? "?");
+            if (removal is not null)
+            {
+                StoreInBackground(new StoreBatch(removal, StoreDurability.Deferred));
+            }
+            return;
+        }
+        if (!original.Persistent && !Options.NonPersistentToDeadLetter)
+        {
+            LogExpiredDropped(_logger, original.MessageId?.ToString() ?? "?", source.ToString());
             return;
         }
         var copy = original.CopyForDispatch();
-        copy.OriginalDestination = original.Destination;
-        copy.Destination = Destination.Queue(Options.DeadLetterQueue);
+        copy.OriginalDestination = source;
+        copy.Destination = dlq;
         copy.RedeliveryCounter = reference.RedeliveryCounter;
+        copy.Expiration = 0;
         copy.MessageId = new MessageId(original.MessageId!.ProducerId!, original.MessageId.ProducerSequenceId)
         {
             TextView = original.MessageId.TextView,
             BrokerSequenceId = NextSequence(),
         };
-        LogDeadLettered(_logger, copy.MessageId.ToString(), original.Destination?.ToString() ?? "?", cause);
-        Destinations.GetOrCreateQueue(copy.Destination).Send(copy);
+        copy.MarshalledProperties = WithProperty(original.MarshalledProperties, "dlqDeliveryFailureCause", cause);
+        LogDeadLettered(_logger, copy.MessageId.ToString(), source.ToString(), dlq.ToString(), cause);
+        var batch = new StoreBatch(StoreDurability.Deferred);
+        if (StoredFor(copy))
+        {
+            batch.Operations.Add(new AddMessage(copy));
+        }
+        if (removal is not null)
+        {
+            batch.Operations.Add(removal);
+        }
+        var queue = Destinations.GetOrCreateQueue(dlq);
+        if (batch.IsEmpty)
+        {
+            queue.Send(copy);
+            return;
+        }
+        // The copy becomes visible only once stored, so an ack of it always finds it in the store.
+        _ = StoreThenSendAsync(batch, queue, copy);
+    }
+
+    private async Task StoreThenSendAsync(StoreBatch batch, Queue queue, Message message)
+    {
+        try
+        {
+            await Store.StoreAsync(batch, CancellationToken.None);
+            queue.Send(message);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            LogStoreFailed(_logger, ex);
+        }
+    }
+
+    private static byte[]? WithProperty(byte[]? marshalled, string name, object value)
+    {
+        var properties = marshalled is null ? new Dictionary<string, object?>(StringComparer.Ordinal) : Ferry.Protocol.OpenWire.Marshalling.PrimitiveMap.Decode(marshalled) ?? new(StringComparer.Ordinal);
+        properties[name] = value;
+        return Ferry.Protocol.OpenWire.Marshalling.PrimitiveMap.Encode(properties);
+    }
+
+    /// <summary>Store work nobody waits for (acks, dead-lettering); a failure is logged loudly.</summary>
+    private void StoreInBackground(StoreBatch batch)
+    {
+        var pending = Store.StoreAsync(batch, CancellationToken.None);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            _ = ObserveAsync(pending);
+        }
+    }
+
+    private async Task ObserveAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            LogStoreFailed(_logger, ex);
+        }
     }
 
     // ---- advisory state replay ----
@@ -320,8 +653,23 @@ public sealed partial class BrokerService : IAsyncDisposable
         ? Destinations.FindTopic(destination.Name)?.ConsumerCount ?? 0
         : Destinations.FindQueue(destination.Name)?.ConsumerCount ?? 0;
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Broker {Name} ({Id}) started")]
-    private static partial void LogStarted(ILogger logger, string name, string id);
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Broker {Name} ({Id}) started, store: {Store}")]
+    private static partial void LogStarted(ILogger logger, string name, string id, string store);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Information, Message = "Recovered {Messages} message(s) and {Subscriptions} durable subscription(s) from {Store}")]
+    private static partial void LogRecovered(ILogger logger, int messages, int subscriptions, string store);
+
+    [LoggerMessage(EventId = 18, Level = LogLevel.Information, Message = "Duplicate message {MessageId} (a resend) dropped")]
+    private static partial void LogDuplicate(ILogger logger, string messageId);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "Producer to {Destination} waits for memory: destination holds {Used} bytes, broker {BrokerUsed}")]
+    private static partial void LogProducerBlocked(ILogger logger, string destination, long used, long brokerUsed);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Message {MessageId} on {Destination} expired and was dropped")]
+    private static partial void LogExpiredDropped(ILogger logger, string messageId, string destination);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Critical, Message = "Store write failed; the broker can no longer promise durability")]
+    private static partial void LogStoreFailed(ILogger logger, Exception ex);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Broker {Name} stopping")]
     private static partial void LogStopping(ILogger logger, string name);
@@ -335,8 +683,8 @@ public sealed partial class BrokerService : IAsyncDisposable
     [LoggerMessage(EventId = 14, Level = LogLevel.Error, Message = "Connection from {Remote} failed")]
     private static partial void LogConnectionFailed(ILogger logger, string remote, Exception ex);
 
-    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "Message {MessageId} from {Destination} moved to the dead-letter queue: {Cause}")]
-    private static partial void LogDeadLettered(ILogger logger, string messageId, string destination, string cause);
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "Message {MessageId} from {Destination} moved to {DeadLetterQueue}: {Cause}")]
+    private static partial void LogDeadLettered(ILogger logger, string messageId, string destination, string deadLetterQueue, string cause);
 
     [LoggerMessage(EventId = 16, Level = LogLevel.Warning, Message = "Poison message {MessageId} on the dead-letter queue itself dropped")]
     private static partial void LogDroppedFromDlq(ILogger logger, string messageId);

@@ -1,7 +1,11 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Ferry.Broker;
+using Ferry.Broker.Storage;
 using Ferry.Host;
+using Ferry.Store.IO;
+using Ferry.Store.Journal;
+using Ferry.Store.Memory;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -120,10 +124,13 @@ namespace Ferry.Host
                 stop.Cancel();
             }
 
-            await using var broker = new BrokerService(options, loggerFactory);
+            FileStream? dataLock = null;
+            BrokerService? broker = null;
             try
             {
                 Directory.CreateDirectory(options.DataDirectory);
+                dataLock = LockDataDirectory(options.DataDirectory);
+                broker = new BrokerService(options, loggerFactory, CreateStore(options, loggerFactory));
                 await broker.StartAsync(stop.Token);
             }
             catch (SocketException ex)
@@ -131,9 +138,14 @@ namespace Ferry.Host
                 logger.LogCritical("Cannot start broker {Name}: {Reason}", options.BrokerName, ex.SocketErrorCode == SocketError.AddressAlreadyInUse ? "address already in use" : ex.Message);
                 return 1;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or OperationCanceledException)
             {
                 logger.LogCritical("Cannot start broker {Name}: {Reason}", options.BrokerName, ex.Message);
+                if (broker is not null)
+                {
+                    await broker.DisposeAsync();
+                }
+                dataLock?.Dispose();
                 return 1;
             }
             try
@@ -143,8 +155,38 @@ namespace Ferry.Host
             catch (OperationCanceledException)
             {
             }
-            await broker.StopAsync();
+            await broker.DisposeAsync();
+            dataLock.Dispose();
             return 0;
+        }
+
+        private static IPersistenceAdapter CreateStore(BrokerOptions options, ILoggerFactory loggerFactory) => options.Persistent
+            ? new JournalPersistenceAdapter(
+                new JournalOptions
+                {
+                    Directory = Path.Combine(options.DataDirectory, "journal"),
+                    SegmentSize = options.Journal.SegmentSize,
+                    SyncPolicy = options.Journal.SyncPolicy == "never" ? JournalSyncPolicy.Never : JournalSyncPolicy.Always,
+                },
+                new PhysicalFileSystem.Instance,
+                loggerFactory.CreateLogger("Ferry.Store.Journal"))
+            : new MemoryPersistenceAdapter();
+
+        /// <summary>
+        /// One broker per data directory: a second one would write the same journal. (The shared-storage
+        /// master/slave lock with leases and fencing replaces this with its own protocol.)
+        /// </summary>
+        private static FileStream LockDataDirectory(string dataDirectory)
+        {
+            string path = Path.Combine(dataDirectory, "lock");
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException ex)
+            {
+                throw new IOException($"data directory {Path.GetFullPath(dataDirectory)} is in use by another broker ({ex.Message})", ex);
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     public string Uri { get; private set; } = "";
     public int Port { get; private set; }
     public string DataDirectory { get; private init; } = "";
+    /// <summary>Whether disposing deletes the data directory (only one the launcher made itself).</summary>
+    private bool OwnsDataDirectory { get; init; }
     public int ProcessId => _process.Id;
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
@@ -54,7 +56,7 @@ public sealed partial class BrokerProcess : IAsyncDisposable
             info.ArgumentList.Add(a);
         }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var broker = new BrokerProcess(process) { DataDirectory = dir };
+        var broker = new BrokerProcess(process) { DataDirectory = dir, OwnsDataDirectory = dataDirectory is null };
         process.OutputDataReceived += (_, e) => broker.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => broker.OnLine(e.Data);
         process.Exited += (_, _) => broker._listening.TrySetException(new InvalidOperationException("broker exited before listening:\n" + string.Join('\n', broker.Lines)));
@@ -69,6 +71,14 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     {
         var broker = Launch(["--bind", "tcp://127.0.0.1:0" + bindOptions, .. extraArguments]);
         await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+        return broker;
+    }
+
+    /// <summary>Starts a broker on a given port and data directory (a restart after a kill), waiting until it listens.</summary>
+    public static async Task<BrokerProcess> StartOnAsync(int port, string dataDirectory, params string[] extraArguments)
+    {
+        var broker = Launch(["--bind", $"tcp://127.0.0.1:{port}", .. extraArguments], dataDirectory);
+        await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
         return broker;
     }
 
@@ -136,12 +146,15 @@ public sealed partial class BrokerProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-        try
+        if (OwnsDataDirectory)
         {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
+            try
+            {
+                Directory.Delete(DataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 

@@ -22,7 +22,8 @@ public static class JavaInterop
             throw new InvalidOperationException("libactivemq-java is not installed (apt-get install libactivemq-java): the interop tests need the real ActiveMQ client");
         }
         string output = Directory.CreateTempSubdirectory("ferry-java-").FullName;
-        var (code, text) = await RunAsync("javac", ["-cp", ClassPath, "-d", output, Path.Combine(SourceDirectory, "FerryInterop.java")], TimeSpan.FromMinutes(2));
+        var (code, text) = await RunAsync("javac", ["-cp", ClassPath, "-d", output,
+            Path.Combine(SourceDirectory, "FerryInterop.java"), Path.Combine(SourceDirectory, "FerryDurability.java")], TimeSpan.FromMinutes(2));
         if (code != 0)
         {
             throw new InvalidOperationException("javac failed:\n" + text);
@@ -35,6 +36,36 @@ public static class JavaInterop
     {
         string classes = await Compiled.Value;
         return await RunAsync("java", ["-cp", classes + ":" + ClassPath, "FerryInterop", brokerUrl, scenario], timeout ?? TimeSpan.FromSeconds(90));
+    }
+
+    /// <summary>Runs a FerryDurability scenario (with its extra arguments).</summary>
+    public static async Task<(int ExitCode, string Output)> RunDurabilityAsync(string brokerUrl, string scenario, params string[] arguments)
+    {
+        string classes = await Compiled.Value;
+        return await RunAsync("java", ["-cp", classes + ":" + ClassPath, "FerryDurability", brokerUrl, scenario, .. arguments], TimeSpan.FromSeconds(150));
+    }
+
+    /// <summary>Starts a FerryDurability scenario as a process the caller watches line by line.</summary>
+    public static async Task<Process> StartDurabilityAsync(string brokerUrl, string scenario, Action<string> onLine, params string[] arguments)
+    {
+        string classes = await Compiled.Value;
+        var info = new ProcessStartInfo("java")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])["-cp", classes + ":" + ClassPath, "FerryDurability", brokerUrl, scenario, .. arguments])
+        {
+            info.ArgumentList.Add(a);
+        }
+        var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { onLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { onLine(e.Data); } };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     public static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout)

@@ -132,9 +132,10 @@ public sealed class OpenWireTestClient : IAsyncDisposable
     }
 
     /// <summary>Sends a text message synchronously (responseRequired) and checks the broker accepted it.</summary>
-    public async Task SendTextAsync(ProducerId producer, Destination destination, string text)
+    public async Task SendTextAsync(ProducerId producer, Destination destination, string text, bool persistent = false)
     {
         var message = TextMessage(producer, Interlocked.Increment(ref _producerSeq), destination, text);
+        message.Persistent = persistent;
         EnsureOk(await RequestAsync(message));
     }
 

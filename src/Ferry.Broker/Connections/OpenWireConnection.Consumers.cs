@@ -17,7 +17,7 @@ public sealed partial class OpenWireConnection
         public ITimer? PullTimer { get; set; }
     }
 
-    private void OnConsumerInfo(ConsumerInfo info)
+    private async ValueTask OnConsumerInfoAsync(ConsumerInfo info)
     {
         RequireConnected();
         var id = info.ConsumerId ?? throw new BrokerException("ConsumerInfo without a consumer id");
@@ -62,9 +62,15 @@ public sealed partial class OpenWireConnection
         {
             if (info.SubscriptionName is not null)
             {
-                throw new BrokerException(JmsErrors.JmsException, "Durable topic subscriptions are not supported by this broker yet");
+                state = await AttachDurableAsync(info);
+                _consumers[id] = state;
+                _broker.Advisories.ConsumerChanged(destination, info, _broker.ConsumerCountOf(destination.CompositeParts().First()));
+                return;
             }
-            var subscription = new TopicSubscription(info, this, _broker.Time, _broker.Options.TopicSubscriberMaxPending);
+            var subscription = new TopicSubscription(info, this, _broker, _broker.Options.TopicSubscriberMaxPending)
+            {
+                Usage = _broker.TopicUsage(destination),
+            };
             state = new ConsumerState(info, subscription, null);
             _consumers[id] = state;
             _broker.Destinations.Subscribe(subscription);
@@ -90,6 +96,10 @@ public sealed partial class OpenWireConnection
         {
             queue.RemoveConsumer(state.Subscription, lastDeliveredSequenceId, abrupt);
         }
+        else if (state.Subscription is TopicSubscription { Durable: not null } durable)
+        {
+            durable.Deactivate(abrupt, lastDeliveredSequenceId);
+        }
         else
         {
             _broker.Destinations.Unsubscribe((TopicSubscription)state.Subscription);
@@ -105,13 +115,14 @@ public sealed partial class OpenWireConnection
     private void OnAck(MessageAck ack)
     {
         RequireConnected();
-        if (ack.TransactionId is not null)
-        {
-            throw new BrokerException(JmsErrors.JmsException, "Transactions are not supported by this broker yet");
-        }
         if (ack.ConsumerId is null || !_consumers.TryGetValue(ack.ConsumerId, out var state))
         {
             // The consumer is already gone (closed while the ack was in flight): its messages were requeued.
+            return;
+        }
+        if (ack.TransactionId is not null && ack.AckType is AckType.Standard or AckType.Individual)
+        {
+            AcknowledgeInTransaction(state, ack);
             return;
         }
         if (state.Queue is { } queue)
@@ -176,5 +187,55 @@ public sealed partial class OpenWireConnection
         {
             ((TopicSubscription)state.Subscription).OnPrefetchChange(control.Prefetch);
         }
+    }
+
+    /// <summary>
+    /// Attaches a consumer to its durable subscription (client id + name), creating it on first use.
+    /// A subscription whose topic or selector changed is replaced, losing what it held, as JMS says.
+    /// </summary>
+    private async ValueTask<ConsumerState> AttachDurableAsync(ConsumerInfo info)
+    {
+        string clientId = _info!.ClientId!;
+        var destination = info.Destination!;
+        string key = Storage.DurableSubscriptionInfo.KeyOf(clientId, info.SubscriptionName!);
+        var existing = _broker.Destinations.FindDurable(key);
+        if (existing is not null)
+        {
+            if (existing.IsActive)
+            {
+                throw new BrokerException(JmsErrors.JmsException, $"Durable consumer is in use for client: {clientId} and subscriptionName: {info.SubscriptionName}");
+            }
+            var d = existing.Durable!;
+            if (d.Destination.Equals(destination) && string.Equals(d.Selector ?? "", info.Selector ?? "", StringComparison.Ordinal) && d.NoLocal == info.NoLocal)
+            {
+                existing.Activate(info, this);
+                return new ConsumerState(info, existing, null);
+            }
+            await _broker.Store.StoreAsync(new Storage.StoreBatch(new Storage.RemoveDurableSubscription(d.Id)), _connectionClosed.Token);
+            _broker.Destinations.RemoveDurable(existing);
+        }
+        var durable = new Storage.DurableSubscriptionInfo(_broker.NextSubscriptionId(), clientId, info.SubscriptionName!, destination,
+            string.IsNullOrWhiteSpace(info.Selector) ? null : info.Selector, info.NoLocal);
+        var subscription = new TopicSubscription(info, this, _broker, _broker.Options.TopicSubscriberMaxPending, durable)
+        {
+            Usage = _broker.TopicUsage(destination),
+        };
+        await _broker.Store.StoreAsync(new Storage.StoreBatch(new Storage.AddDurableSubscription(durable)), _connectionClosed.Token);
+        _broker.Destinations.AddDurable(subscription);
+        return new ConsumerState(info, subscription, null);
+    }
+
+    private async ValueTask OnRemoveSubscriptionAsync(RemoveSubscriptionInfo info)
+    {
+        RequireConnected();
+        string key = Storage.DurableSubscriptionInfo.KeyOf(info.ClientId ?? _info!.ClientId!, info.SubscriptionName ?? "");
+        var subscription = _broker.Destinations.FindDurable(key)
+            ?? throw new BrokerException(JmsErrors.InvalidDestination, $"No durable subscription {info.SubscriptionName} for client {info.ClientId}");
+        if (subscription.IsActive)
+        {
+            throw new BrokerException(JmsErrors.JmsException, "Durable consumer is in use");
+        }
+        await _broker.Store.StoreAsync(new Storage.StoreBatch(new Storage.RemoveDurableSubscription(subscription.Durable!.Id)), _connectionClosed.Token);
+        _broker.Destinations.RemoveDurable(subscription);
     }
 }

@@ -23,7 +23,10 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
     private readonly ConcurrentDictionary<ProducerId, ProducerInfo> _producers = new();
     private readonly HashSet<SessionId> _sessions = [];
     private readonly List<Destination> _tempDestinations = [];
+    private readonly Dictionary<TransactionId, LocalTransaction> _transactions = [];
+    private readonly CancellationTokenSource _connectionClosed = new();
     private volatile ConnectionInfo? _info;
+    private Task _parkedSends = Task.CompletedTask;
     private bool _cleanedUp;
 
     internal OpenWireConnection(BrokerService broker, IDuplexConnection transport, TransportConnector? connector, WireFormatOptions wireFormat, OpenWireChannelOptions channelOptions)
@@ -68,7 +71,7 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         _channel.Close("broker shutting down");
     }
 
-    private ValueTask HandleAsync(DataStructure received)
+    private async ValueTask HandleAsync(DataStructure received)
     {
         if (received is WireFormatInfo)
         {
@@ -78,16 +81,22 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
                 BrokerUrl = Connector?.BoundUri ?? _broker.BrokerUrl,
                 BrokerName = _broker.BrokerName,
             });
-            return ValueTask.CompletedTask;
+            return;
         }
         if (received is not Command command)
         {
             LogIgnored(_logger, RemoteAddress, received.GetType().Name);
-            return ValueTask.CompletedTask;
+            return;
         }
         try
         {
-            var response = Process(command);
+            if (command is Message message)
+            {
+                // Sends answer for themselves: they may be parked waiting for memory.
+                await OnMessageAsync(message);
+                return;
+            }
+            var response = await ProcessAsync(command);
             if (command.ResponseRequired)
             {
                 response ??= new Response();
@@ -95,28 +104,32 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
                 Send(response);
             }
         }
-        catch (Exception ex) when (ex is BrokerException or ArgumentException or InvalidOperationException)
+        catch (Exception ex) when (IsRequestFailure(ex))
         {
-            var error = ex is BrokerException be ? be.ToBrokerError() : new BrokerError(JmsErrors.JmsException, ex.Message);
-            LogRefusedCommand(_logger, RemoteAddress, command.GetType().Name, error.ToString());
-            Send(command.ResponseRequired
-                ? new ExceptionResponse { CorrelationId = command.CommandId, Exception = error }
-                : new ConnectionError { Exception = error, ConnectionId = _info?.ConnectionId });
+            Refuse(command, ex);
             if (command is ConnectionInfo)
             {
-                _channel.Close("connection refused: " + error.Message);
+                _channel.Close("connection refused: " + ex.Message);
             }
         }
-        return ValueTask.CompletedTask;
     }
 
-    private Response? Process(Command command)
+    private static bool IsRequestFailure(Exception ex) => ex is BrokerException or ArgumentException or InvalidOperationException or IOException;
+
+    /// <summary>Answers a failed command: ExceptionResponse if the client waits, ConnectionError otherwise.</summary>
+    private void Refuse(Command command, Exception ex)
+    {
+        var error = ex is BrokerException be ? be.ToBrokerError() : new BrokerError(JmsErrors.JmsException, ex.Message);
+        LogRefusedCommand(_logger, RemoteAddress, command.GetType().Name, error.ToString());
+        Send(command.ResponseRequired
+            ? new ExceptionResponse { CorrelationId = command.CommandId, Exception = error }
+            : new ConnectionError { Exception = error, ConnectionId = _info?.ConnectionId });
+    }
+
+    private async ValueTask<Response?> ProcessAsync(Command command)
     {
         switch (command)
         {
-            case Message message:
-                OnMessage(message);
-                return null;
             case MessageAck ack:
                 OnAck(ack);
                 return null;
@@ -131,7 +144,7 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
                 _sessions.Add(session.SessionId ?? throw new BrokerException("SessionInfo without a session id"));
                 return null;
             case ConsumerInfo consumer:
-                OnConsumerInfo(consumer);
+                await OnConsumerInfoAsync(consumer);
                 return null;
             case ProducerInfo producer:
                 OnProducerInfo(producer);
@@ -149,10 +162,11 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
                 CleanUp(abrupt: false);
                 _channel.Close("client shut down");
                 return null;
-            case TransactionInfo:
-                throw new BrokerException(JmsErrors.JmsException, "Transactions are not supported by this broker yet");
-            case RemoveSubscriptionInfo:
-                throw new BrokerException(JmsErrors.InvalidDestination, "Durable subscriptions are not supported by this broker yet");
+            case TransactionInfo transaction:
+                return await OnTransactionAsync(transaction);
+            case RemoveSubscriptionInfo unsubscribe:
+                await OnRemoveSubscriptionAsync(unsubscribe);
+                return null;
             default:
                 // ConnectionControl, FlushCommand, ControlCommand, BrokerInfo, responses: nothing to do.
                 return null;
@@ -193,28 +207,84 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         _broker.Advisories.ConnectionAdded(info);
     }
 
-    private void OnMessage(Message message)
+    /// <summary>
+    /// A message from a producer. Outside a transaction it is accepted (stored when persistent) before
+    /// the reply. A send that must wait for memory is parked when the client waits for an answer
+    /// (response or producer window), so this connection's acks keep flowing; an async send without
+    /// a window blocks the connection instead, which is the back-pressure the client feels.
+    /// </summary>
+    private async ValueTask OnMessageAsync(Message message)
     {
         RequireConnected();
-        if (message.TransactionId is not null)
+        if (message.MessageId is null || message.Destination is null)
         {
-            throw new BrokerException(JmsErrors.JmsException, "Transactions are not supported by this broker yet");
-        }
-        if (message.MessageId is null)
-        {
-            throw new BrokerException(JmsErrors.JmsException, "Message without a message id");
+            throw new BrokerException(JmsErrors.JmsException, "Message without a message id or destination");
         }
         long now = _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
         message.BrokerInTime = now;
         message.MessageId.BrokerSequenceId = _broker.NextSequence();
-        if (!message.IsExpired(now))
+        if (message.TransactionId is { } txId)
         {
-            _broker.Route(message);
+            Transaction(txId).Sends.Add(message);
+            Acknowledge(message);
+            return;
         }
-        if (!message.ResponseRequired && message.ProducerId is { } pid
-            && _producers.TryGetValue(pid, out var producer) && producer.WindowSize > 0)
+        if (message.IsExpired(now))
         {
-            Send(new ProducerAck { ProducerId = pid, Size = message.WindowSize });
+            Acknowledge(message);
+            return;
+        }
+        bool answered = message.ResponseRequired || Windowed(message);
+        if (_parkedSends.IsCompleted && !BrokerService.MustWaitForSpace(_broker.Resolve(message.Destination)))
+        {
+            await AcceptAndAcknowledgeAsync(message);
+        }
+        else if (answered)
+        {
+            _parkedSends = ParkAsync(_parkedSends, message);
+        }
+        else
+        {
+            await _parkedSends;
+            await AcceptAndAcknowledgeAsync(message);
+        }
+    }
+
+    private async Task ParkAsync(Task previous, Message message)
+    {
+        await previous;
+        await AcceptAndAcknowledgeAsync(message);
+    }
+
+    private async Task AcceptAndAcknowledgeAsync(Message message)
+    {
+        try
+        {
+            await _broker.AcceptAsync(message, _connectionClosed.Token);
+            Acknowledge(message);
+        }
+        catch (OperationCanceledException) when (_connectionClosed.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (IsRequestFailure(ex))
+        {
+            Refuse(message, ex);
+        }
+    }
+
+    private bool Windowed(Message message) =>
+        message.ProducerId is { } pid && _producers.TryGetValue(pid, out var producer) && producer.WindowSize > 0;
+
+    /// <summary>The reply a producer waits for: a Response for a sync send, a ProducerAck for a windowed async one.</summary>
+    private void Acknowledge(Message message)
+    {
+        if (message.ResponseRequired)
+        {
+            Send(new Response { CorrelationId = message.CommandId });
+        }
+        else if (Windowed(message))
+        {
+            Send(new ProducerAck { ProducerId = message.ProducerId, Size = message.WindowSize });
         }
     }
 
@@ -321,6 +391,12 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
             return;
         }
         _cleanedUp = true;
+        _connectionClosed.Cancel();
+        foreach (var transaction in _transactions.Values)
+        {
+            Rollback(transaction);
+        }
+        _transactions.Clear();
         foreach (var consumer in _consumers.Keys.ToList())
         {
             RemoveConsumer(consumer, lastDeliveredSequenceId, abrupt);

@@ -5,11 +5,18 @@ namespace Ferry.Broker.Destinations;
 /// <summary>A queue or topic inside the broker.</summary>
 public abstract class BrokerDestination
 {
-    protected BrokerDestination(Destination destination, TimeProvider time)
+    protected BrokerDestination(Destination destination, TimeProvider time, MemoryUsage usage)
     {
         Destination = destination;
         Time = time;
+        Usage = usage;
     }
+
+    /// <summary>Bytes of messages this destination holds; producers wait when it is full.</summary>
+    public MemoryUsage Usage { get; }
+
+    /// <summary>Moves out messages whose time to live has passed.</summary>
+    public abstract void ExpireMessages();
 
     public Destination Destination { get; }
     public string Name => Destination.Name;

@@ -23,8 +23,9 @@ public static class DestinationFilter
             int nd = n.IndexOf('.');
             var ps = pd < 0 ? p : p[..pd];
             var ns = nd < 0 ? n : n[..nd];
-            if (ps.SequenceEqual(">"))
+            if (ps.SequenceEqual(">") && pd < 0)
             {
+                // ">" is a wildcard only as the last segment; elsewhere it is a literal segment.
                 return true;
             }
             if (!ps.SequenceEqual("*") && !ps.SequenceEqual(ns))

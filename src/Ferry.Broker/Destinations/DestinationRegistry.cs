@@ -13,13 +13,31 @@ public sealed class DestinationRegistry
     private readonly ConcurrentDictionary<string, Topic> _topics = new(StringComparer.Ordinal);
     private readonly object _topicGate = new();
     private readonly List<TopicSubscription> _topicSubscriptions = [];
-    private readonly TimeProvider _time;
-    private readonly Action<MessageReference, string> _deadLetter;
+    private readonly ConcurrentDictionary<string, TopicSubscription> _durable = new(StringComparer.Ordinal);
+    private readonly IDestinationHost _host;
+    private readonly Func<Destination, MemoryUsage> _usageFor;
 
-    public DestinationRegistry(TimeProvider time, Action<MessageReference, string> deadLetter)
+    public DestinationRegistry(IDestinationHost host, Func<Destination, MemoryUsage> usageFor)
     {
-        _time = time;
-        _deadLetter = deadLetter;
+        _host = host;
+        _usageFor = usageFor;
+    }
+
+    /// <summary>Durable topic subscriptions by client id + name, active or not.</summary>
+    public TopicSubscription? FindDurable(string key) => _durable.GetValueOrDefault(key);
+
+    public IEnumerable<TopicSubscription> DurableSubscriptions => _durable.Values;
+
+    public void AddDurable(TopicSubscription subscription)
+    {
+        _durable[subscription.Durable!.Key] = subscription;
+        Subscribe(subscription);
+    }
+
+    public void RemoveDurable(TopicSubscription subscription)
+    {
+        _durable.TryRemove(new KeyValuePair<string, TopicSubscription>(subscription.Durable!.Key, subscription));
+        Unsubscribe(subscription);
     }
 
     /// <summary>Raised when a queue or topic is created (not for temporary ones).</summary>
@@ -37,7 +55,7 @@ public sealed class DestinationRegistry
         {
             return queue;
         }
-        var created = new Queue(destination, _time, _deadLetter);
+        var created = new Queue(destination, _host, _usageFor(destination));
         queue = _queues.GetOrAdd(destination.Name, created);
         if (ReferenceEquals(queue, created) && !destination.IsTemporary)
         {
@@ -57,7 +75,7 @@ public sealed class DestinationRegistry
         {
             if (!_topics.TryGetValue(destination.Name, out topic))
             {
-                topic = new Topic(destination, _time);
+                topic = new Topic(destination, _host.Time, _usageFor(destination));
                 foreach (var subscription in _topicSubscriptions)
                 {
                     if (subscription.Matches(destination.Name))
@@ -75,6 +93,8 @@ public sealed class DestinationRegistry
         }
         return topic;
     }
+
+    public IEnumerable<BrokerDestination> All => _queues.Values.Cast<BrokerDestination>().Concat(_topics.Values);
 
     public BrokerDestination GetOrCreate(Destination destination) =>
         destination.IsTopic ? GetOrCreateTopic(destination) : GetOrCreateQueue(destination);

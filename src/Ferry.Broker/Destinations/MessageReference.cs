@@ -19,6 +19,11 @@ public sealed class MessageReference
     public int RedeliveryCounter { get; set; }
     public MessageId Id => Message.MessageId!;
 
-    public static readonly IComparer<MessageReference> BySequence =
-        Comparer<MessageReference>.Create(static (a, b) => a.Sequence.CompareTo(b.Sequence));
+    /// <summary>Queue order: higher JMSPriority first, then broker arrival order.</summary>
+    public static readonly IComparer<MessageReference> ByPriorityThenSequence =
+        Comparer<MessageReference>.Create(static (a, b) =>
+        {
+            int byPriority = b.Message.Priority.CompareTo(a.Message.Priority);
+            return byPriority != 0 ? byPriority : a.Sequence.CompareTo(b.Sequence);
+        });
 }

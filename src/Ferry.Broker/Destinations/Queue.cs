@@ -3,21 +3,23 @@ using Ferry.Protocol.OpenWire.Commands;
 namespace Ferry.Broker.Destinations;
 
 /// <summary>
-/// A point-to-point queue: messages wait in broker order until a consumer with free prefetch takes
-/// them; consumers compete round-robin. All state is guarded by one lock, held briefly; dispatches
-/// are queued to connections without blocking, so the lock is never held across I/O.
+/// A point-to-point queue. Messages wait in priority then arrival order until a consumer with free
+/// prefetch whose selector matches takes them. Consumers compete round-robin, unless one is
+/// exclusive (then it alone receives) or a message belongs to a group (then the group's consumer
+/// receives it). All state is guarded by one lock, held briefly: dispatches are queued to
+/// connections without blocking, and store or dead-letter work runs after the lock is released.
 /// </summary>
 public sealed class Queue : BrokerDestination
 {
     private readonly object _gate = new();
-    private readonly SortedSet<MessageReference> _pending = new(MessageReference.BySequence);
+    private readonly SortedSet<MessageReference> _pending = new(MessageReference.ByPriorityThenSequence);
     private readonly List<QueueSubscription> _consumers = [];
     private readonly List<QueueBrowserSubscription> _browsers = [];
-    private readonly Action<MessageReference, string> _deadLetter;
+    private readonly Dictionary<string, QueueSubscription> _groups = new(StringComparer.Ordinal);
+    private readonly IDestinationHost _host;
     private int _nextConsumer;
 
-    public Queue(Destination destination, TimeProvider time, Action<MessageReference, string> deadLetter) : base(destination, time)
-        => _deadLetter = deadLetter;
+    public Queue(Destination destination, IDestinationHost host, MemoryUsage usage) : base(destination, host.Time, usage) => _host = host;
 
     public override int ConsumerCount
     {
@@ -44,20 +46,27 @@ public sealed class Queue : BrokerDestination
 
     public override void Send(Message message)
     {
+        var deferred = new DeferredActions();
         lock (_gate)
         {
             _pending.Add(new MessageReference(message));
-            DispatchLocked();
+            Usage.Increase(message.WindowSize);
+            DispatchLocked(ref deferred);
         }
+        deferred.Run(_host, Destination, null);
     }
 
     public void AddConsumer(QueueSubscription subscription)
     {
+        var deferred = new DeferredActions();
         lock (_gate)
         {
             _consumers.Add(subscription);
-            DispatchLocked();
+            // Higher consumer priority first; among equals, arrival order.
+            _consumers.Sort(static (a, b) => b.Info.Priority.CompareTo(a.Info.Priority));
+            DispatchLocked(ref deferred);
         }
+        deferred.Run(_host, Destination, null);
     }
 
     public void AddBrowser(QueueBrowserSubscription browser)
@@ -65,12 +74,19 @@ public sealed class Queue : BrokerDestination
         lock (_gate)
         {
             // A browser sees what the queue holds now, in order, including messages in flight to others.
-            var snapshot = new List<MessageReference>(_pending);
+            var snapshot = new List<MessageReference>();
+            foreach (var reference in _pending)
+            {
+                if (browser.Matches(reference.Message))
+                {
+                    snapshot.Add(reference);
+                }
+            }
             foreach (var consumer in _consumers)
             {
-                snapshot.AddRange(consumer.Dispatched);
+                snapshot.AddRange(consumer.Dispatched.Where(r => browser.Matches(r.Message)));
             }
-            snapshot.Sort(MessageReference.BySequence);
+            snapshot.Sort(MessageReference.ByPriorityThenSequence);
             browser.Start(snapshot, Now);
             _browsers.Add(browser);
         }
@@ -79,10 +95,12 @@ public sealed class Queue : BrokerDestination
     /// <summary>
     /// Removes a consumer; what it held unacknowledged returns to the queue. Messages the client had
     /// handed to the application (up to <paramref name="lastDeliveredSequenceId"/>; all of them when
-    /// unknown, as after a dropped connection) count as redelivered.
+    /// unknown, as after a dropped connection) count as redelivered; past the redelivery limit they go
+    /// to the dead-letter queue.
     /// </summary>
     public void RemoveConsumer(Subscription subscription, long lastDeliveredSequenceId, bool abrupt)
     {
+        var deferred = new DeferredActions();
         lock (_gate)
         {
             subscription.MarkClosed();
@@ -91,24 +109,38 @@ public sealed class Queue : BrokerDestination
                 _browsers.Remove(browser);
                 return;
             }
-            _consumers.Remove((QueueSubscription)subscription);
+            var queueSubscription = (QueueSubscription)subscription;
+            _consumers.Remove(queueSubscription);
+            foreach (var group in _groups.Where(g => g.Value == queueSubscription).Select(g => g.Key).ToList())
+            {
+                _groups.Remove(group);
+            }
+            int limit = _host.MaximumRedeliveries(Destination);
             foreach (var reference in subscription.TakeDispatched())
             {
                 if (abrupt || lastDeliveredSequenceId == -2 || reference.Sequence <= lastDeliveredSequenceId)
                 {
                     reference.RedeliveryCounter++;
                 }
+                if (limit >= 0 && reference.RedeliveryCounter > limit)
+                {
+                    Usage.Decrease(reference.Message.WindowSize);
+                    deferred.DeadLetter(reference, $"redelivery limit of {limit} exceeded");
+                    continue;
+                }
                 _pending.Add(reference);
             }
-            DispatchLocked();
+            DispatchLocked(ref deferred);
         }
+        deferred.Run(_host, Destination, null);
     }
 
     public void Acknowledge(Subscription subscription, MessageAck ack)
     {
-        var removed = new List<MessageReference>();
+        var deferred = new DeferredActions();
         lock (_gate)
         {
+            var removed = new List<MessageReference>();
             subscription.Acknowledge(ack, removed);
             if (subscription is QueueBrowserSubscription browser)
             {
@@ -116,20 +148,70 @@ public sealed class Queue : BrokerDestination
                 browser.Pump(Now);
                 return;
             }
-            DispatchLocked();
-        }
-        if (ack.AckType == AckType.Poison)
-        {
-            // Outside the lock: the dead-letter queue takes its own.
             foreach (var reference in removed)
             {
-                _deadLetter(reference, ack.PoisonCause?.Message ?? "poison acknowledgement");
+                Usage.Decrease(reference.Message.WindowSize);
+                switch (ack.AckType)
+                {
+                    case AckType.Poison:
+                        deferred.DeadLetter(reference, ack.PoisonCause?.Message ?? "poison acknowledgement");
+                        break;
+                    case AckType.Expired:
+                        deferred.Expired(reference);
+                        break;
+                    default:
+                        deferred.Consumed(reference);
+                        break;
+                }
             }
+            DispatchLocked(ref deferred);
+        }
+        deferred.Run(_host, Destination, null);
+    }
+
+    /// <summary>A transacted ack: the messages stay dispatched until commit, the window grows meanwhile.</summary>
+    public List<MessageReference> AcknowledgeInTransaction(Subscription subscription, MessageAck ack)
+    {
+        var deferred = new DeferredActions();
+        List<MessageReference> covered;
+        lock (_gate)
+        {
+            covered = subscription.Covered(ack);
+            subscription.ExtendPrefetch(covered.Count);
+            DispatchLocked(ref deferred);
+        }
+        deferred.Run(_host, Destination, null);
+        return covered;
+    }
+
+    /// <summary>Applies a committed transaction's acks.</summary>
+    public void CommitAcknowledged(Subscription subscription, List<MessageReference> references)
+    {
+        var deferred = new DeferredActions();
+        lock (_gate)
+        {
+            subscription.ShrinkPrefetch(references.Count);
+            foreach (var reference in subscription.RemoveDispatched(references))
+            {
+                Usage.Decrease(reference.Message.WindowSize);
+            }
+            DispatchLocked(ref deferred);
+        }
+        deferred.Run(_host, Destination, null);
+    }
+
+    /// <summary>A rolled-back transaction's acks: the messages remain with the consumer, which redelivers them.</summary>
+    public void RollbackAcknowledged(Subscription subscription, int count)
+    {
+        lock (_gate)
+        {
+            subscription.ShrinkPrefetch(count);
         }
     }
 
     public void Pull(Subscription subscription, MessagePull pull)
     {
+        var deferred = new DeferredActions();
         lock (_gate)
         {
             if (subscription.Prefetch > 0)
@@ -137,12 +219,13 @@ public sealed class Queue : BrokerDestination
                 return;
             }
             subscription.AddPull(pull);
-            DispatchLocked();
+            DispatchLocked(ref deferred);
             if (subscription.PendingPull is not null && pull.Timeout == -1)
             {
                 subscription.ExpirePull();
             }
         }
+        deferred.Run(_host, Destination, null);
     }
 
     /// <summary>Called by the pull timer: answers a pull still unanswered with an empty dispatch.</summary>
@@ -159,46 +242,155 @@ public sealed class Queue : BrokerDestination
 
     public void ChangePrefetch(Subscription subscription, int prefetch)
     {
+        var deferred = new DeferredActions();
         lock (_gate)
         {
             subscription.Prefetch = prefetch;
-            DispatchLocked();
+            DispatchLocked(ref deferred);
         }
+        deferred.Run(_host, Destination, null);
     }
 
-    private void DispatchLocked()
+    /// <summary>Moves expired pending messages out (the periodic sweep; dispatch also skips them).</summary>
+    public override void ExpireMessages()
     {
-        long now = Now;
-        while (_pending.Count > 0 && _consumers.Count > 0)
+        var deferred = new DeferredActions();
+        lock (_gate)
         {
-            var next = _pending.Min!;
-            if (next.Message.IsExpired(now))
+            long now = Now;
+            foreach (var reference in _pending.Where(r => r.Message.IsExpired(now)).ToList())
             {
-                _pending.Remove(next);
+                _pending.Remove(reference);
+                Usage.Decrease(reference.Message.WindowSize);
+                deferred.Expired(reference);
+            }
+        }
+        deferred.Run(_host, Destination, null);
+    }
+
+    private void DispatchLocked(ref DeferredActions deferred)
+    {
+        if (_pending.Count == 0 || _consumers.Count == 0)
+        {
+            return;
+        }
+        long now = Now;
+        var exclusive = _consumers.Find(static c => c.Info.Exclusive);
+        List<MessageReference>? taken = null;
+        foreach (var reference in _pending)
+        {
+            if (!AnyCredit(exclusive))
+            {
+                break;
+            }
+            var message = reference.Message;
+            if (message.IsExpired(now))
+            {
+                (taken ??= []).Add(reference);
+                Usage.Decrease(message.WindowSize);
+                deferred.Expired(reference);
                 continue;
             }
-            var consumer = NextConsumerWithCredit();
-            if (consumer is null)
+            QueueSubscription? target;
+            bool firstInGroup = false;
+            string? group = message.GroupId;
+            if (group is not null && _groups.TryGetValue(group, out var owner))
             {
-                return;
+                target = owner.HasCredit && owner.Matches(message) ? owner : null;
             }
-            _pending.Remove(next);
-            consumer.Deliver(next);
+            else if (exclusive is not null)
+            {
+                target = exclusive.HasCredit && exclusive.Matches(message) ? exclusive : null;
+            }
+            else
+            {
+                target = NextConsumerFor(message);
+            }
+            if (target is null)
+            {
+                continue;
+            }
+            if (group is not null)
+            {
+                if (message.GroupSequence == -1)
+                {
+                    // JMSXGroupSeq -1 closes the group.
+                    _groups.Remove(group);
+                }
+                else if (!_groups.ContainsKey(group))
+                {
+                    _groups[group] = target;
+                    firstInGroup = true;
+                }
+            }
+            (taken ??= []).Add(reference);
+            target.Deliver(reference, firstInGroup);
+        }
+        if (taken is not null)
+        {
+            foreach (var reference in taken)
+            {
+                _pending.Remove(reference);
+            }
         }
     }
 
-    private QueueSubscription? NextConsumerWithCredit()
+    private bool AnyCredit(QueueSubscription? exclusive)
     {
+        if (exclusive is not null)
+        {
+            return exclusive.HasCredit || _groups.Count > 0;
+        }
+        foreach (var consumer in _consumers)
+        {
+            if (consumer.HasCredit)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private QueueSubscription? NextConsumerFor(Message message)
+    {
+        // Consumers are sorted by priority: only the highest priority level with credit competes.
         for (int i = 0; i < _consumers.Count; i++)
         {
-            var candidate = _consumers[(_nextConsumer + i) % _consumers.Count];
-            if (candidate.HasCredit)
+            int index = (_nextConsumer + i) % _consumers.Count;
+            var candidate = _consumers[index];
+            if (candidate.HasCredit && candidate.Matches(message) && !HigherPriorityHasCredit(candidate, message))
             {
-                _nextConsumer = (_nextConsumer + i + 1) % _consumers.Count;
+                _nextConsumer = (index + 1) % _consumers.Count;
                 return candidate;
             }
         }
         return null;
+    }
+
+    private bool HigherPriorityHasCredit(QueueSubscription candidate, Message message)
+    {
+        foreach (var consumer in _consumers)
+        {
+            if (consumer.Info.Priority <= candidate.Info.Priority)
+            {
+                return false;
+            }
+            if (consumer.HasCredit && consumer.Matches(message))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Puts back a message recovered from the store at start-up (no store write).</summary>
+    public void Recover(Message message)
+    {
+        lock (_gate)
+        {
+            _pending.Add(new MessageReference(message));
+            Usage.Increase(message.WindowSize);
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+using Ferry.Broker.Selectors;
 using Ferry.Protocol.OpenWire;
 using Ferry.Protocol.OpenWire.Commands;
 
@@ -28,11 +29,15 @@ public abstract class Subscription
         Endpoint = endpoint;
         Time = time;
         Prefetch = info.PrefetchSize;
+        Selector = string.IsNullOrWhiteSpace(info.Selector) ? null : MessageSelector.Parse(info.Selector);
     }
 
-    public ConsumerInfo Info { get; }
+    public ConsumerInfo Info { get; private set; }
     public ConsumerId Id => Info.ConsumerId!;
-    public IConsumerEndpoint Endpoint { get; }
+    public IConsumerEndpoint Endpoint { get; private set; }
+    public MessageSelector? Selector { get; }
+    /// <summary>Bytes of messages this subscription holds, released as they are acknowledged.</summary>
+    public MemoryUsage? Usage { get; init; }
     protected TimeProvider Time { get; }
     public int Prefetch { get; set; }
     public int DispatchedCount => _dispatched.Count;
@@ -47,8 +52,25 @@ public abstract class Subscription
 
     public void MarkClosed() => IsClosed = true;
 
+    /// <summary>Gives the subscription a new consumer (a durable subscriber reconnecting).</summary>
+    protected void Rebind(ConsumerInfo info, IConsumerEndpoint endpoint)
+    {
+        Info = info;
+        Endpoint = endpoint;
+        Prefetch = info.PrefetchSize;
+        IsClosed = false;
+    }
+
+    /// <summary>Grows the window while acks wait for a transaction to commit, as ActiveMQ does.</summary>
+    public void ExtendPrefetch(int count) => _prefetchExtension += count;
+
+    public void ShrinkPrefetch(int count) => _prefetchExtension = Math.Max(0, _prefetchExtension - count);
+
+    /// <summary>Selector and no-local rules: whether a message may go to this consumer at all.</summary>
+    public bool Matches(Message message) => Accepts(message) && (Selector is null || Selector.Matches(message));
+
     /// <summary>Sends one message to the consumer and records it as dispatched.</summary>
-    public void Deliver(MessageReference reference)
+    public void Deliver(MessageReference reference, bool firstInGroup = false)
     {
         _dispatched.Add(reference);
         if (Prefetch == 0 && _pullCredit > 0)
@@ -59,6 +81,7 @@ public abstract class Subscription
         var message = reference.Message.CopyForDispatch();
         message.RedeliveryCounter = reference.RedeliveryCounter;
         message.BrokerOutTime = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        message.JmsxGroupFirstForConsumer = firstInGroup;
         Endpoint.Send(new MessageDispatch
         {
             ConsumerId = Id,
@@ -104,6 +127,15 @@ public abstract class Subscription
                 }
                 return;
             case AckType.Redelivered:
+                // The client redelivered these locally: count it, so a later requeue remembers.
+                if (lastIndex >= 0)
+                {
+                    int from = ack.FirstMessageId is { } fr ? Math.Max(0, IndexOf(fr)) : 0;
+                    for (int i = Math.Min(from, lastIndex); i <= lastIndex; i++)
+                    {
+                        _dispatched[i].RedeliveryCounter++;
+                    }
+                }
                 return;
             case AckType.Individual:
                 if (lastIndex < 0)
@@ -135,6 +167,38 @@ public abstract class Subscription
             default:
                 throw new BrokerException($"Unknown acknowledgement type {ack.AckTypeValue}");
         }
+    }
+
+    /// <summary>The dispatched messages a (transacted) ack covers, left in place until commit.</summary>
+    public List<MessageReference> Covered(MessageAck ack)
+    {
+        var last = ack.LastMessageId ?? throw new BrokerException("Acknowledgement without a message id");
+        int lastIndex = IndexOf(last);
+        if (lastIndex < 0)
+        {
+            throw Uncorrelated(ack);
+        }
+        if (ack.AckType == AckType.Individual)
+        {
+            return [_dispatched[lastIndex]];
+        }
+        int first = ack.FirstMessageId is { } f ? Math.Max(0, IndexOf(f)) : 0;
+        first = Math.Min(first, lastIndex);
+        return _dispatched.GetRange(first, lastIndex - first + 1);
+    }
+
+    /// <summary>Removes exactly these messages (a committed transaction's acks); returns those still present.</summary>
+    public List<MessageReference> RemoveDispatched(IEnumerable<MessageReference> references)
+    {
+        var removed = new List<MessageReference>();
+        foreach (var reference in references)
+        {
+            if (_dispatched.Remove(reference))
+            {
+                removed.Add(reference);
+            }
+        }
+        return removed;
     }
 
     private static BrokerException Uncorrelated(MessageAck ack) =>

@@ -41,6 +41,9 @@ public abstract class FieldVisitor
     /// <summary>The negotiated OpenWire version whose field lists apply.</summary>
     public int Version { get; set; } = OpenWireFormat.CurrentVersion;
 
+    /// <summary>True when the visitor fills fields (decoding), false when it only reads them.</summary>
+    public virtual bool IsReader => false;
+
     public abstract void Bool(ref bool value);
     public abstract void Byte(ref byte value);
     public abstract void SByte(ref sbyte value);

@@ -77,6 +77,8 @@ public sealed record WireFormatOptions
             {
                 cacheSize = 16383;
             }
+            // Cache indexes travel as i16.
+            cacheSize = Math.Min(cacheSize, short.MaxValue);
         }
         long remoteFrame = Long("MaxFrameSize", long.MaxValue);
         long maxFrame = remoteFrame > 0 ? Math.Min(MaxFrameSize, remoteFrame) : MaxFrameSize;

@@ -43,6 +43,11 @@ public sealed class TransportUri
         string scheme = text[..colon].ToLowerInvariant();
         string rest = text[(colon + 1)..];
 
+        if (scheme is "failover" or "static" or "fanout" && rest.StartsWith("//", StringComparison.Ordinal))
+        {
+            // ActiveMQ accepts failover://(a,b) as well as failover:(a,b).
+            rest = rest[2..];
+        }
         if (rest.StartsWith('(') || (!rest.StartsWith("//", StringComparison.Ordinal) && scheme is "failover" or "static" or "fanout"))
         {
             return ParseComposite(scheme, rest, text);

@@ -1,6 +1,7 @@
 using Ferry.Broker;
 using Ferry.Protocol.OpenWire;
 using Ferry.Protocol.Transport;
+using Ferry.Store.Memory;
 using Ferry.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,15 +12,17 @@ internal sealed class EngineFixture : IAsyncDisposable
 {
     private readonly List<OpenWireTestClient> _clients = [];
 
-    public EngineFixture(TimeProvider? time = null, Action<BrokerOptions>? configure = null)
+    public EngineFixture(TimeProvider? time = null, Action<BrokerOptions>? configure = null, MemoryPersistenceAdapter? store = null)
     {
         var options = new BrokerOptions { BrokerName = "engine-test" };
         options.TransportConnectors.Add(new TransportConnectorOptions());
         configure?.Invoke(options);
-        Broker = new BrokerService(options, NullLoggerFactory.Instance, time);
+        Store = store ?? new MemoryPersistenceAdapter();
+        Broker = new BrokerService(options, NullLoggerFactory.Instance, Store, time);
     }
 
     public BrokerService Broker { get; }
+    public MemoryPersistenceAdapter Store { get; }
 
     /// <summary>Connects a test client through an in-memory pipe pair.</summary>
     public async Task<OpenWireTestClient> ConnectAsync(string? clientId = null, WireFormatOptions? wireFormat = null)

@@ -155,7 +155,7 @@ public sealed class QueueDispatchTests
         var queue = Destination.Queue("poison");
         var client = await engine.ConnectAsync();
         var producer = await client.AddProducerAsync(queue);
-        await client.SendTextAsync(producer, queue, "bad");
+        await client.SendTextAsync(producer, queue, "bad", persistent: true);
         await client.SubscribeAsync(queue);
         var dispatch = await client.ReceiveAsync();
         client.Ack(dispatch, AckType.Poison);

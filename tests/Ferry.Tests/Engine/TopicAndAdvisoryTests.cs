@@ -129,8 +129,7 @@ public sealed class TopicAndAdvisoryTests
         var response = await client.RequestAsync(new ConsumerInfo
         {
             ConsumerId = new ConsumerId(client.ConnectionId.Value!, 1, 3),
-            Destination = Destination.Topic("durable"),
-            SubscriptionName = "sub",
+            Destination = Destination.Queue("composite.a,composite.b"),
             PrefetchSize = 10,
         });
         Assert.IsType<ExceptionResponse>(response);

@@ -20,7 +20,10 @@ public sealed class NetworkBridgeFilter : DataStructure
             // v9 had one networkTTL before the broker id.
             v.Int(ref MessageTtl);
             v.Cached(ref NetworkBrokerId);
-            ConsumerTtl = MessageTtl;
+            if (v.IsReader)
+            {
+                ConsumerTtl = MessageTtl;
+            }
         }
     }
 }

@@ -6,6 +6,8 @@ namespace Ferry.Protocol.OpenWire.Marshalling;
 /// <summary>Reads the loose encoding: every field in full, in the order its type describes.</summary>
 internal sealed class LooseReader : FieldVisitor
 {
+    public override bool IsReader => true;
+
     private const int MaxDepth = 32;
     private ReadOnlyMemory<byte> _data;
     private int _pos;

@@ -8,6 +8,10 @@ public static class ModifiedUtf8
 {
     public static int GetByteCount(ReadOnlySpan<char> text)
     {
+        if (System.Text.Ascii.IsValid(text) && !text.Contains('\0'))
+        {
+            return text.Length;
+        }
         int count = 0;
         foreach (char c in text)
         {
@@ -31,6 +35,10 @@ public static class ModifiedUtf8
     /// <summary>Writes the encoded form of <paramref name="text"/>; the destination must hold GetByteCount bytes.</summary>
     public static int Encode(ReadOnlySpan<char> text, Span<byte> destination)
     {
+        if (!text.Contains('\0') && System.Text.Ascii.FromUtf16(text, destination, out int written) == System.Buffers.OperationStatus.Done)
+        {
+            return written;
+        }
         int i = 0;
         foreach (char c in text)
         {

@@ -16,6 +16,9 @@ public static class PrimitiveMap
     /// <summary>Maps larger than this are refused: protects against a hostile count.</summary>
     public const int MaxEntries = 1 << 20;
 
+    /// <summary>Nested maps and lists deeper than this are refused: recursion must not exhaust the stack.</summary>
+    public const int MaxDepth = 32;
+
     public static Dictionary<string, object?>? Decode(ReadOnlySpan<byte> data)
     {
         var reader = new SpanReader(data);
@@ -33,8 +36,12 @@ public static class PrimitiveMap
         return buffer.WrittenSpan.ToArray();
     }
 
-    public static Dictionary<string, object?>? ReadMap(ref SpanReader reader)
+    public static Dictionary<string, object?>? ReadMap(ref SpanReader reader, int depth = 0)
     {
+        if (depth > MaxDepth)
+        {
+            throw new ProtocolException($"Primitive maps and lists nested deeper than {MaxDepth} levels");
+        }
         int count = reader.ReadInt32();
         if (count < 0)
         {
@@ -48,12 +55,12 @@ public static class PrimitiveMap
         for (int i = 0; i < count; i++)
         {
             string key = reader.ReadUtf();
-            map[key] = ReadValue(ref reader);
+            map[key] = ReadValue(ref reader, depth);
         }
         return map;
     }
 
-    public static object? ReadValue(ref SpanReader reader)
+    public static object? ReadValue(ref SpanReader reader, int depth = 0)
     {
         byte tag = reader.ReadByte();
         switch (tag)
@@ -78,9 +85,13 @@ public static class PrimitiveMap
                     int len = reader.ReadInt32();
                     return reader.ReadBytes(len).ToArray();
                 }
-            case MapTag: return ReadMap(ref reader);
+            case MapTag: return ReadMap(ref reader, depth + 1);
             case ListTag:
                 {
+                    if (depth + 1 > MaxDepth)
+                    {
+                        throw new ProtocolException($"Primitive maps and lists nested deeper than {MaxDepth} levels");
+                    }
                     int count = reader.ReadInt32();
                     if (count < 0 || count > reader.Remaining)
                     {
@@ -89,7 +100,7 @@ public static class PrimitiveMap
                     var list = new List<object?>(count);
                     for (int i = 0; i < count; i++)
                     {
-                        list.Add(ReadValue(ref reader));
+                        list.Add(ReadValue(ref reader, depth + 1));
                     }
                     return list;
                 }

@@ -9,6 +9,8 @@ namespace Ferry.Protocol.OpenWire.Marshalling;
 /// </summary>
 internal sealed class TightReader : FieldVisitor
 {
+    public override bool IsReader => true;
+
     private const int MaxDepth = 32;
     private ReadOnlyMemory<byte> _data;
     private int _pos;
@@ -150,7 +152,8 @@ internal sealed class TightReader : FieldVisitor
             return;
         }
         short count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
-        if (count < 0 || count > _data.Length - _pos)
+        // Each element costs at least its notNull bit (a null element has no data bytes).
+        if (count < 0 || count > _bits.Length * 8 - _bitPos)
         {
             throw new ProtocolException($"Array announces {count} elements, more than the frame holds");
         }
