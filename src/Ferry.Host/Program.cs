@@ -168,7 +168,7 @@ namespace Ferry.Host
                     SegmentSize = options.Journal.SegmentSize,
                     SyncPolicy = options.Journal.SyncPolicy == "never" ? JournalSyncPolicy.Never : JournalSyncPolicy.Always,
                 },
-                new PhysicalFileSystem.Instance,
+                PhysicalFileSystem.Instance,
                 loggerFactory.CreateLogger("Ferry.Store.Journal"))
             : new MemoryPersistenceAdapter();
 

@@ -50,6 +50,10 @@ public sealed class CrashTests(ITestOutputHelper output)
                     output.WriteLine("torn tail: " + JournalFiles.TearTail(data, random));
                 }
                 broker = await BrokerProcess.StartOnAsync(port, data);
+                if (tearTheTail)
+                {
+                    await broker.WaitForLogAsync("cut off a torn or corrupt tail", TimeSpan.FromSeconds(30));
+                }
             }
             using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
             {
