@@ -7,6 +7,12 @@ using Ferry.Benchmarks;
 // Pick benchmarks with BenchmarkDotNet's switches, e.g.
 //   dotnet run -c Release --project bench/Ferry.Benchmarks -- --filter '*' --job short
 // Results go to bench/Ferry.Benchmarks/BenchmarkDotNet.Artifacts (git-ignored) unless --artifacts says otherwise.
+if (args.Length > 0 && args[0] == "--broker-throughput")
+{
+    await BrokerThroughput.RunAsync(args[1..]);
+    return;
+}
+
 var config = DefaultConfig.Instance
     .AddColumn(StatisticColumn.OperationsPerSecond)
     .WithArtifactsPath(Path.Combine(ProjectDirectory(), "BenchmarkDotNet.Artifacts"));

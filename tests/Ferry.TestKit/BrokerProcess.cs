@@ -108,6 +108,15 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     /// <summary>Log lines at error or critical level: a test fails if the broker logged one it did not expect.</summary>
     public IReadOnlyList<string> ErrorLines => Lines.Where(l => l.Contains(" fail: ", StringComparison.Ordinal) || l.Contains(" crit: ", StringComparison.Ordinal)).ToList();
 
+    /// <summary>Fails (with the broker's whole log) if it logged an error or critical line.</summary>
+    public void AssertNoErrors()
+    {
+        if (ErrorLines.Count > 0)
+        {
+            throw new InvalidOperationException("broker logged errors:\n" + string.Join('\n', Lines));
+        }
+    }
+
     public Task WaitForLogAsync(string fragment, TimeSpan timeout) =>
         WaitFor.ConditionAsync(() => Lines.Any(l => l.Contains(fragment, StringComparison.Ordinal)), timeout, $"broker log line containing '{fragment}'");
 

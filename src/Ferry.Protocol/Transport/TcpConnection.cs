@@ -17,6 +17,7 @@ public sealed class TcpConnection : IDuplexConnection
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private int _disposed;
+    private volatile bool _aborted;
 
     public TcpConnection(Socket socket, bool noDelay = true)
     {
@@ -70,6 +71,7 @@ public sealed class TcpConnection : IDuplexConnection
 
     public void Abort()
     {
+        _aborted = true;
         try
         {
             _socket.LingerState = new LingerOption(true, 0);
@@ -89,8 +91,16 @@ public sealed class TcpConnection : IDuplexConnection
         {
             return;
         }
-        await Input.CompleteAsync();
-        await Output.CompleteAsync();
+        try
+        {
+            await Input.CompleteAsync();
+            // After an abort nothing more is sent: completing with an error skips the final flush.
+            await Output.CompleteAsync(_aborted ? new IOException("connection aborted") : null);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
+            // The peer or an abort closed the socket first; there is nothing left to flush to.
+        }
         try
         {
             _socket.Shutdown(SocketShutdown.Both);

@@ -70,7 +70,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             Assert.True(duplicates.Count == 0, "received more than once: " + string.Join(",", duplicates));
             var missing = sent.Except(received).Order().ToList();
             Assert.True(missing.Count == 0, "acknowledged but lost: " + string.Join(",", missing));
-            Assert.Empty(broker.ErrorLines);
+            broker.AssertNoErrors();
         }
         finally
         {

@@ -33,6 +33,6 @@ public sealed class JmsSemanticsInteropTests(PersistentBroker shared, ITestOutpu
         output.WriteLine(text);
         Assert.True(code == 0, $"scenario {scenario} failed with exit code {code}:\n{text}");
         Assert.EndsWith("OK " + scenario, text.TrimEnd(), StringComparison.Ordinal);
-        Assert.Empty(shared.Broker.ErrorLines);
+        shared.Broker.AssertNoErrors();
     }
 }

@@ -31,7 +31,7 @@ public sealed class RestartTests(ITestOutputHelper output)
             await using var second = await BrokerProcess.StartOnAsync(port, data);
             await second.WaitForLogAsync("Recovered 20 message(s) and 1 durable subscription(s)", TimeSpan.FromSeconds(10));
             await RunOkAsync(second.Uri, "durable-receive", "dur-client", "sub1", topic, "20");
-            Assert.Empty(second.ErrorLines);
+            second.AssertNoErrors();
         }
         finally
         {

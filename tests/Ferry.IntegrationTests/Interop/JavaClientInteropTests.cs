@@ -40,6 +40,6 @@ public sealed class JavaClientInteropTests(SharedBroker shared, ITestOutputHelpe
         output.WriteLine(text);
         Assert.True(code == 0, $"scenario {scenario} ({encoding}) failed with exit code {code}:\n{text}");
         Assert.EndsWith("OK " + scenario, text.TrimEnd(), StringComparison.Ordinal);
-        Assert.Empty(shared.Broker.ErrorLines);
+        shared.Broker.AssertNoErrors();
     }
 }
