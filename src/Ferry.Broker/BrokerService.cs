@@ -247,7 +247,32 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
 
     // ---- client ids and temporary destinations ----
 
-    internal bool TryRegisterClientId(string clientId, OpenWireConnection connection) => _clientIds.TryAdd(clientId, connection);
+    /// <summary>
+    /// Claims a client id. The same logical connection coming back (a failover client reconnecting
+    /// before the broker noticed its old socket died) takes the id over and the stale connection is
+    /// dropped, as ActiveMQ does; anyone else gets false.
+    /// </summary>
+    internal bool TryRegisterClientId(string clientId, OpenWireConnection connection, ConnectionId connectionId)
+    {
+        while (!_clientIds.TryAdd(clientId, connection))
+        {
+            if (!_clientIds.TryGetValue(clientId, out var existing))
+            {
+                continue;
+            }
+            if (existing.Info?.ConnectionId is not { } held || !held.Equals(connectionId))
+            {
+                return false;
+            }
+            LogStaleConnection(_logger, clientId, existing.RemoteAddress);
+            existing.Drop("replaced by a reconnect of the same connection from " + connection.RemoteAddress);
+            if (_clientIds.TryUpdate(clientId, connection, existing))
+            {
+                return true;
+            }
+        }
+        return true;
+    }
 
     internal void UnregisterClientId(string clientId, OpenWireConnection connection) =>
         _clientIds.TryRemove(new KeyValuePair<string, OpenWireConnection>(clientId, connection));
@@ -257,6 +282,12 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         var destination = info.Destination!;
         if (!_tempDestinations.TryAdd(destination, new TempDestination(owner, info)))
         {
+            // A reconnecting client replays its temporary destinations: the new connection inherits them.
+            if (_tempDestinations.TryGetValue(destination, out var existing) && existing.Owner != owner
+                && Equals(existing.Owner.Info?.ConnectionId, owner.Info?.ConnectionId))
+            {
+                _tempDestinations[destination] = new TempDestination(owner, info);
+            }
             return;
         }
         Destinations.GetOrCreate(destination);
@@ -275,6 +306,10 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         }
         if (temp.Owner != owner)
         {
+            if (explicitRemoval is null)
+            {
+                return; // a stale connection cleaning up what its successor now owns
+            }
             throw new BrokerException(JmsErrors.InvalidDestination, $"Temporary destination {destination} belongs to another connection");
         }
         if (explicitRemoval is not null && ConsumerCountOf(destination) > 0)
@@ -667,6 +702,9 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Message {MessageId} on {Destination} expired and was dropped")]
     private static partial void LogExpiredDropped(ILogger logger, string messageId, string destination);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Warning, Message = "Client {ClientId} reconnected; dropping its stale connection from {Remote}")]
+    private static partial void LogStaleConnection(ILogger logger, string clientId, string remote);
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Critical, Message = "Store write failed; the broker can no longer promise durability")]
     private static partial void LogStoreFailed(ILogger logger, Exception ex);

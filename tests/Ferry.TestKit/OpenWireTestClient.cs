@@ -21,11 +21,11 @@ public sealed class OpenWireTestClient : IAsyncDisposable
     private int _commandId;
     private long _producerSeq;
 
-    private OpenWireTestClient(IDuplexConnection connection, WireFormatOptions wireFormat)
+    private OpenWireTestClient(IDuplexConnection connection, WireFormatOptions wireFormat, ConnectionId? connectionId)
     {
         _channel = new OpenWireChannel(connection, wireFormat, new OpenWireChannelOptions(), TimeProvider.System, NullLogger.Instance);
         _run = _channel.RunAsync(OnCommand, CancellationToken.None);
-        ConnectionId = new ConnectionId($"ID:test-{Guid.NewGuid():N}:1");
+        ConnectionId = connectionId ?? new ConnectionId($"ID:test-{Guid.NewGuid():N}:1");
         SessionId = new SessionId(ConnectionId.Value!, 1);
     }
 
@@ -41,9 +41,9 @@ public sealed class OpenWireTestClient : IAsyncDisposable
         return await StartAsync(tcp, wireFormat);
     }
 
-    public static async Task<OpenWireTestClient> StartAsync(IDuplexConnection connection, WireFormatOptions? wireFormat = null, string? clientId = null)
+    public static async Task<OpenWireTestClient> StartAsync(IDuplexConnection connection, WireFormatOptions? wireFormat = null, string? clientId = null, ConnectionId? connectionId = null)
     {
-        var client = new OpenWireTestClient(connection, wireFormat ?? new WireFormatOptions());
+        var client = new OpenWireTestClient(connection, wireFormat ?? new WireFormatOptions(), connectionId);
         await client._brokerInfo.Task.WaitAsync(TimeSpan.FromSeconds(10));
         EnsureOk(await client.RequestAsync(new ConnectionInfo
         {

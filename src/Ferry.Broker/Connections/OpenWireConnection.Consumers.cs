@@ -98,7 +98,11 @@ public sealed partial class OpenWireConnection
         }
         else if (state.Subscription is TopicSubscription { Durable: not null } durable)
         {
-            durable.Deactivate(abrupt, lastDeliveredSequenceId);
+            // Unless a reconnect of this client already took the subscription over.
+            if (durable.Endpoint == this)
+            {
+                durable.Deactivate(abrupt, lastDeliveredSequenceId);
+            }
         }
         else
         {
@@ -201,6 +205,11 @@ public sealed partial class OpenWireConnection
         var existing = _broker.Destinations.FindDurable(key);
         if (existing is not null)
         {
+            if (existing.IsActive && existing.Endpoint != this && existing.Endpoint.ConnectionId == ConnectionId)
+            {
+                // Still held by this client's stale connection (replaced by a reconnect): take it back.
+                existing.Deactivate(abrupt: true, lastDeliveredSequenceId: -2);
+            }
             if (existing.IsActive)
             {
                 throw new BrokerException(JmsErrors.JmsException, $"Durable consumer is in use for client: {clientId} and subscriptionName: {info.SubscriptionName}");

@@ -64,6 +64,9 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         }
     }
 
+    /// <summary>Drops the connection at once (its state is cleaned up as for any dropped client).</summary>
+    public void Drop(string reason) => _channel.Abort(reason);
+
     /// <summary>Tells the client the broker is going away, then closes.</summary>
     public void CloseForShutdown()
     {
@@ -192,7 +195,7 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
             throw new BrokerException(JmsErrors.JmsException, "ConnectionInfo without a connection id");
         }
         string clientId = info.ClientId is { Length: > 0 } id ? id : info.ConnectionId.Value;
-        if (!_broker.TryRegisterClientId(clientId, this))
+        if (!_broker.TryRegisterClientId(clientId, this, info.ConnectionId))
         {
             throw new BrokerException(JmsErrors.InvalidClientId,
                 $"Broker: {_broker.BrokerName} - Client: {clientId} already connected from {RemoteAddress}");

@@ -139,4 +139,24 @@ public sealed class TopicAndAdvisoryTests
         await client.SendTextAsync(producer, queue, "ok");
         Assert.Equal("ok", OpenWireTestClient.TextOf((await client.ReceiveAsync()).Message!));
     }
+
+    [Fact]
+    public async Task Reconnect_of_the_same_connection_takes_its_client_id_over_from_the_stale_socket()
+    {
+        await using var engine = new EngineFixture();
+        var stale = await engine.ConnectAsync(clientId: "failover-client");
+        var (transport, _) = InMemoryPair(engine);
+        await using var again = await OpenWireTestClientWithId(transport, stale.ConnectionId, "failover-client");
+        await stale.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        var queue = Destination.Queue("after-takeover");
+        var producer = await again.AddProducerAsync(queue);
+        await again.SubscribeAsync(queue);
+        await again.SendTextAsync(producer, queue, "still me");
+        Assert.Equal("still me", OpenWireTestClient.TextOf((await again.ReceiveAsync()).Message!));
+    }
+
+    private static (Ferry.Protocol.Transport.InMemoryConnection Client, Task Served) InMemoryPair(EngineFixture engine) => engine.ConnectRaw();
+
+    private static Task<OpenWireTestClient> OpenWireTestClientWithId(Ferry.Protocol.Transport.InMemoryConnection transport, ConnectionId id, string clientId) =>
+        OpenWireTestClient.StartAsync(transport, clientId: clientId, connectionId: id);
 }
