@@ -116,9 +116,13 @@ public sealed class Queue : BrokerDestination
                 _groups.Remove(group);
             }
             int limit = _host.MaximumRedeliveries(Destination);
-            foreach (var reference in subscription.TakeDispatched())
+            var held = subscription.TakeDispatched();
+            // As ActiveMQ: a clean close counts the messages up to the last one the application saw,
+            // and only when that message itself is still unacknowledged (it was seen, not finished).
+            bool lastStillHeld = held.Exists(r => r.Sequence == lastDeliveredSequenceId);
+            foreach (var reference in held)
             {
-                if (abrupt || lastDeliveredSequenceId == -2 || reference.Sequence <= lastDeliveredSequenceId)
+                if (abrupt || lastDeliveredSequenceId == -2 || (lastStillHeld && reference.Sequence <= lastDeliveredSequenceId))
                 {
                     reference.RedeliveryCounter++;
                 }

@@ -232,9 +232,9 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
     {
         _monitor?.MarkWritten();
         var flush = await output.FlushAsync();
-        if (flush.IsCompleted)
+        if (flush.IsCompleted || flush.IsCanceled)
         {
-            throw new IOException("peer stopped reading");
+            throw new IOException(flush.IsCanceled ? "connection aborted" : "peer stopped reading");
         }
     }
 
@@ -261,6 +261,8 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
         {
             LogAborted(_logger, RemoteAddress, reason);
             _outbound.Writer.TryComplete();
+            // Release a write loop parked on back-pressure from a peer that stopped reading.
+            _connection.Output.CancelPendingFlush();
             _connection.Abort();
             _closing.Cancel();
         }

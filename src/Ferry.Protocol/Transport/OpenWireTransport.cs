@@ -86,6 +86,10 @@ public sealed class OpenWireTransport : IOpenWireTransport
                 {
                     waiter.TrySetResult(response);
                 }
+                else if (OnUnmatchedResponse is { } unmatched)
+                {
+                    await unmatched(response);
+                }
                 return;
         }
         if (received is Command command && OnCommand is { } handler)
@@ -126,6 +130,19 @@ public sealed class OpenWireTransport : IOpenWireTransport
         }
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>
+    /// Receives responses that no <see cref="RequestAsync"/> of this link waits for: the failover
+    /// transport numbers and correlates its own commands (see <see cref="SendPrepared"/>).
+    /// </summary>
+    internal Func<Response, ValueTask>? OnUnmatchedResponse { get; set; }
+
+    /// <summary>
+    /// Queues <paramref name="command"/> exactly as given (its command id and responseRequired are
+    /// kept), for the failover transport, which replays commands with their original ids.
+    /// Returns false if the link is closed. Never blocks.
+    /// </summary>
+    internal bool SendPrepared(Command command) => _channel is { IsClosed: false } channel && channel.Send(command);
 
     private OpenWireChannel Open() =>
         _channel is { IsClosed: false } channel ? channel : throw new TransportClosedException($"Connection to {Address} is closed");

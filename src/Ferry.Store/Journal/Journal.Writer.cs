@@ -50,6 +50,7 @@ public sealed partial class Journal
         var reader = _queue.Reader;
         var group = new List<WriteRequest>();
         WriteRequest? carry = null;
+        WriteRequest? current = null; // taken, not yet in the group: must not be lost if the loop fails
         try
         {
             while (carry is not null || await reader.WaitToReadAsync())
@@ -74,6 +75,7 @@ public sealed partial class Journal
                             continue; // cancelled while queued
                         }
                     }
+                    current = request;
                     if (request.Moves is null && !CheckCancels(request, next))
                     {
                         continue;
@@ -98,6 +100,7 @@ public sealed partial class Journal
                         flush = true; // the segment being compacted is deleted only once its copies are durable
                     }
                     group.Add(request);
+                    current = null;
                     bytes += size;
                 }
                 if (group.Count > 0)
@@ -112,6 +115,7 @@ public sealed partial class Journal
             FailStop(failure);
             FailAll(group, failure);
             carry?.Completion.TrySetException(failure);
+            current?.Completion.TrySetException(failure);
         }
         // After a fail-stop the queue is closed; fail whatever is still in it.
         while (reader.TryRead(out var left))

@@ -1,5 +1,6 @@
 using Ferry.Store.IO;
 using Ferry.Store.Journal;
+using Ferry.TestKit;
 using static Ferry.Tests.Store.JournalTestKit;
 
 namespace Ferry.Tests.Store;
@@ -29,7 +30,7 @@ public sealed class JournalLivenessTests
     public async Task A_segment_whose_records_are_all_dead_is_deleted_but_the_active_one_never_is()
     {
         using var dir = new TempDirectory();
-        await using var journal = await OpenAsync(Options(dir.Path));
+        await using var journal = await OpenAsync(Options(dir.Path, compactionThreshold: 0)); // deletion only
         var positions = await FillAsync(journal, 2);
         string[] before = SegmentFiles(dir.Path);
         Assert.Equal(3, before.Length);
@@ -237,7 +238,7 @@ public sealed class JournalLivenessTests
             {
                 // the simulated crash
             }
-            await WaitForAsync(() => faults.HasCrashed, "the crash before the delete");
+            await WaitFor.ConditionAsync(() => faults.HasCrashed, TimeSpan.FromSeconds(10), "the crash before the delete");
             Assert.True(journal.Stats.RecordsCompacted >= live.Count);
         }
         Assert.EndsWith("0000000000000001.journal", SegmentFiles(dir.Path)[0], StringComparison.Ordinal); // not deleted
@@ -284,7 +285,7 @@ public sealed class JournalLivenessTests
 
         hold.Dispose();
         // Releasing the hold wakes the background compaction; CompactAsync waits for it (or does the work itself).
-        await WaitForAsync(() => SegmentFiles(dir.Path).Length == 1, "the released segments to be deleted");
+        await WaitFor.ConditionAsync(() => SegmentFiles(dir.Path).Length == 1, TimeSpan.FromSeconds(10), "the released segments to be deleted");
         await journal.CompactAsync(CancellationToken.None);
         Assert.Single(SegmentFiles(dir.Path));
     }

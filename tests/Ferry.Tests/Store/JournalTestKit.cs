@@ -93,18 +93,4 @@ internal static class JournalTestKit
 
     public static void AssertPayload(long seed, JournalRecord record, int size = 100) =>
         Assert.True(Payload(seed, size).AsSpan().SequenceEqual(record.Payload.Span), $"payload of position {record.Position}");
-
-    /// <summary>Polls a condition (no fixed sleeps); fails after the timeout.</summary>
-    public static async Task WaitForAsync(Func<bool> condition, string what, int timeoutMs = 10_000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"timed out waiting for {what}");
-            }
-            await Task.Delay(10);
-        }
-    }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Ferry.Store.IO;
 using Ferry.Store.Journal;
+using Ferry.TestKit;
 using Microsoft.Extensions.Logging;
 using static Ferry.Tests.Store.JournalTestKit;
 
@@ -55,7 +56,7 @@ public sealed class JournalWriteFaultTests
                     }
                 }
             })).ToArray();
-            await WaitForAsync(() => acknowledged.Count >= 300, "some appends");
+            await WaitFor.ConditionAsync(() => acknowledged.Count >= 300, TimeSpan.FromSeconds(10), "some appends");
             faults.DiscardUnflushedWrites(); // power loss: everything not flushed is gone, the file system is dead
             await Task.WhenAll(appenders);
         }
