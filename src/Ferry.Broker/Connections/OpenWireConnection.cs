@@ -83,6 +83,8 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
                 BrokerId = _broker.BrokerId,
                 BrokerUrl = Connector?.BoundUri ?? _broker.BrokerUrl,
                 BrokerName = _broker.BrokerName,
+                // With cluster updates on, ActiveMQ sends the (here empty) list of peer brokers.
+                PeerBrokerInfos = Connector?.Options.UpdateClusterClients == true ? [] : null,
             });
             return;
         }
@@ -205,7 +207,14 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         _info = info;
         if (info.Manageable)
         {
-            Send(new ConnectionControl { ConnectedBrokers = "", ReconnectTo = "" });
+            var options = Connector?.Options;
+            Send(new ConnectionControl
+            {
+                // The client-facing URIs of the cluster: this broker alone until networks of brokers exist.
+                ConnectedBrokers = options?.UpdateClusterClients == true ? Connector!.BoundUri : "",
+                RebalanceConnection = options?.RebalanceClusterClients == true,
+                ReconnectTo = "",
+            });
         }
         _broker.Advisories.ConnectionAdded(info);
     }

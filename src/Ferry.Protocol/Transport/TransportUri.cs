@@ -237,6 +237,12 @@ public sealed record TcpTransportOptions
     public int MaximumConnections { get; init; } = int.MaxValue;
     /// <summary>How long a new connection may take to send its WireFormatInfo.</summary>
     public TimeSpan ConnectionTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Listener: tell failover clients the cluster's broker URIs (ConnectionControl.connectedBrokers).</summary>
+    public bool UpdateClusterClients { get; init; }
+    /// <summary>Listener: ask failover clients to rebalance across the cluster when it changes.</summary>
+    public bool RebalanceClusterClients { get; init; }
+    /// <summary>Listener: also update clients when a broker leaves the cluster.</summary>
+    public bool UpdateClusterClientsOnRemove { get; init; }
 
     public static readonly IReadOnlySet<string> TcpSchemes = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "tcp", "nio" };
 
@@ -279,6 +285,9 @@ public sealed record TcpTransportOptions
             WireFormat = wf,
             MaximumConnections = reader.Int("maximumConnections", int.MaxValue),
             ConnectionTimeout = TimeSpan.FromMilliseconds(reader.Long("connectionTimeout", 30_000)),
+            UpdateClusterClients = reader.Bool("updateClusterClients", false),
+            RebalanceClusterClients = reader.Bool("rebalanceClusterClients", false),
+            UpdateClusterClientsOnRemove = reader.Bool("updateClusterClientsOnRemove", false),
         };
         reader.RejectUnknown();
         return options;
