@@ -29,6 +29,23 @@ internal struct DeferredActions
     private List<(MessageReference Reference, int Kind, string? Cause)>? _items;
 
     public void Consumed(MessageReference reference) => (_items ??= []).Add((reference, 0, null));
+
+    /// <summary>What an acknowledgement means for a message it removed: consumed, poisoned or expired.</summary>
+    public void Acknowledged(MessageReference reference, MessageAck ack)
+    {
+        switch (ack.AckType)
+        {
+            case AckType.Poison:
+                DeadLetter(reference, ack.PoisonCause?.Message ?? "poison acknowledgement");
+                break;
+            case AckType.Expired:
+                Expired(reference);
+                break;
+            default:
+                Consumed(reference);
+                break;
+        }
+    }
     public void DeadLetter(MessageReference reference, string cause) => (_items ??= []).Add((reference, 1, cause));
     public void Expired(MessageReference reference) => (_items ??= []).Add((reference, 2, null));
 

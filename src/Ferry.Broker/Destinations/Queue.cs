@@ -155,18 +155,7 @@ public sealed class Queue : BrokerDestination
             foreach (var reference in removed)
             {
                 Usage.Decrease(reference.Message.WindowSize);
-                switch (ack.AckType)
-                {
-                    case AckType.Poison:
-                        deferred.DeadLetter(reference, ack.PoisonCause?.Message ?? "poison acknowledgement");
-                        break;
-                    case AckType.Expired:
-                        deferred.Expired(reference);
-                        break;
-                    default:
-                        deferred.Consumed(reference);
-                        break;
-                }
+                deferred.Acknowledged(reference, ack);
             }
             DispatchLocked(ref deferred);
         }

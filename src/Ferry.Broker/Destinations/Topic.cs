@@ -235,18 +235,7 @@ public sealed class TopicSubscription : Subscription
             foreach (var reference in removed)
             {
                 Usage?.Decrease(reference.Message.WindowSize);
-                switch (ack.AckType)
-                {
-                    case AckType.Poison:
-                        deferred.DeadLetter(reference, ack.PoisonCause?.Message ?? "poison acknowledgement");
-                        break;
-                    case AckType.Expired:
-                        deferred.Expired(reference);
-                        break;
-                    default:
-                        deferred.Consumed(reference);
-                        break;
-                }
+                deferred.Acknowledged(reference, ack);
             }
             PumpLocked();
         }
