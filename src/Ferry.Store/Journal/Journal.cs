@@ -122,7 +122,12 @@ public sealed partial class Journal : IAsyncDisposable
         {
             lock (_gate)
             {
-                return new JournalStats(_appends, _batches, _flushes, _bytesWritten, _segments.Count, _segmentsDeleted, _recordsCompacted);
+                long stored = 0;
+                foreach (var segment in _segments)
+                {
+                    stored += segment.Length;
+                }
+                return new JournalStats(_appends, _batches, _flushes, _bytesWritten, _segments.Count, _segmentsDeleted, _recordsCompacted, stored);
             }
         }
     }

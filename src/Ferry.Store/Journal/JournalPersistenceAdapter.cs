@@ -39,8 +39,8 @@ public sealed class JournalPersistenceAdapter : IPersistenceAdapter
 
     public string Description => "journal at " + _options.Directory;
 
-    /// <summary>An upper bound: whole segments, since the journal reuses none of them partially.</summary>
-    public long UsedBytes => _journal is { } j ? j.Stats.Segments * _options.SegmentSize : 0;
+    /// <summary>Bytes the journal's segment files hold on disk.</summary>
+    public long UsedBytes => _journal?.Stats.StoredBytes ?? 0;
 
     public Journal Journal => _journal ?? throw new InvalidOperationException("the store is not open");
 

@@ -17,6 +17,7 @@ public readonly record struct JournalRecord(long Position, byte Type, ReadOnlyMe
 /// <param name="Segments">Segment files now in the journal.</param>
 /// <param name="SegmentsDeleted">Segment files deleted because they held nothing live (after compaction or not).</param>
 /// <param name="RecordsCompacted">Records copied to the tail by compaction.</param>
+/// <param name="StoredBytes">Bytes now in segment files (what the journal occupies on disk, without preallocation).</param>
 public sealed record JournalStats(
     long Appends,
     long Batches,
@@ -24,7 +25,8 @@ public sealed record JournalStats(
     long BytesWritten,
     int Segments,
     long SegmentsDeleted,
-    long RecordsCompacted);
+    long RecordsCompacted,
+    long StoredBytes);
 
 /// <summary>A journal failure; the message says what happened and what is known about the data.</summary>
 public class JournalException : IOException

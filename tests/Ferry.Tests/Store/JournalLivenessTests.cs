@@ -43,6 +43,7 @@ public sealed class JournalLivenessTests
 
         Assert.Equal([before[2]], SegmentFiles(dir.Path));
         Assert.Equal(2, journal.Stats.SegmentsDeleted);
+        Assert.Equal(new FileInfo(before[2]).Length, journal.Stats.StoredBytes);
         Assert.Equal(0, journal.Stats.RecordsCompacted);
     }
 
