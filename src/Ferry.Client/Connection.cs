@@ -178,6 +178,14 @@ public sealed partial class Connection : IAsyncDisposable
         {
             throw new MessagingException($"{what}: {e.Message}", e);
         }
+        catch (Ferry.Protocol.Transport.TransactionRolledBackException e)
+        {
+            throw new TransactionRolledBackException($"{what}: {e.Message}", e.InDoubt, e);
+        }
+        catch (FailoverTimeoutException e)
+        {
+            throw new MessagingException($"{what}: {e.Message}", e);
+        }
     }
 
     internal async ValueTask SendAsync(Command command, CancellationToken cancellationToken)
@@ -188,6 +196,14 @@ public sealed partial class Connection : IAsyncDisposable
             await _transport.SendAsync(command, cancellationToken);
         }
         catch (TransportClosedException e)
+        {
+            throw new MessagingException(e.Message, e);
+        }
+        catch (Ferry.Protocol.Transport.TransactionRolledBackException e)
+        {
+            throw new TransactionRolledBackException(e.Message, e.InDoubt, e);
+        }
+        catch (FailoverTimeoutException e)
         {
             throw new MessagingException(e.Message, e);
         }

@@ -4,7 +4,7 @@ using Wire = Ferry.Protocol.OpenWire.Commands;
 namespace Ferry.Client;
 
 /// <summary>The broker refused a request, or the connection failed.</summary>
-public sealed class MessagingException : Exception
+public class MessagingException : Exception
 {
     /// <summary>Creates an exception with a message.</summary>
     public MessagingException(string message) : base(message) { }
@@ -26,6 +26,33 @@ public sealed class MessagingException : Exception
 
     internal static Wire.Response EnsureOk(Wire.Response response, string what) =>
         response is Wire.ExceptionResponse error ? throw FromBroker(error.Exception, what) : response;
+}
+
+/// <summary>
+/// The transaction was rolled back instead of committed (JMS <c>TransactionRolledBackException</c>). With a
+/// <c>failover:</c> URI this is what <see cref="Session.CommitAsync"/> throws when the transaction was open
+/// while the connection moved to another broker: the lost broker connection took the transaction with it.
+/// The session has already rolled back locally (the messages it received are delivered again, marked
+/// redelivered, and its sends were discarded): redo the work in a new transaction.
+/// </summary>
+public sealed class TransactionRolledBackException : MessagingException
+{
+    /// <summary>Creates an exception with no details.</summary>
+    public TransactionRolledBackException() { }
+
+    /// <summary>Creates an exception with a message.</summary>
+    public TransactionRolledBackException(string message) : base(message) { }
+
+    /// <summary>Creates an exception with a message and its cause.</summary>
+    public TransactionRolledBackException(string message, Exception innerException) : base(message, innerException) { }
+
+    internal TransactionRolledBackException(string message, bool inDoubt, Exception innerException) : base(message, innerException) => InDoubt = inDoubt;
+
+    /// <summary>
+    /// True when the commit itself was on its way as the connection was lost: the broker may or may not have
+    /// committed it (the messages may then be delivered again, or the sends be stored twice).
+    /// </summary>
+    public bool InDoubt { get; }
 }
 
 /// <summary>An asynchronous error on a connection (<see cref="Connection.ExceptionThrown"/>).</summary>

@@ -116,6 +116,7 @@ public sealed class Session : IAsyncDisposable
     /// error thrown.
     /// </summary>
     /// <exception cref="InvalidOperationException">The session is not transacted.</exception>
+    /// <exception cref="TransactionRolledBackException">The transaction was open while a failover connection moved to another broker; it is rolled back.</exception>
     public async Task CommitAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfClosed();
