@@ -50,6 +50,9 @@ public sealed partial class Connection : IAsyncDisposable
     /// <summary>The transport lost its broker; a failover transport is reconnecting.</summary>
     public event EventHandler<ConnectionStateEventArgs>? Interrupted;
 
+    /// <summary>Counts interruptions and resumptions, so a request wait knows a failover happened meanwhile.</summary>
+    private long _outages;
+
     /// <summary>The failover transport reconnected and replayed the connection's state.</summary>
     public event EventHandler<ConnectionStateEventArgs>? Resumed;
 
@@ -62,8 +65,16 @@ public sealed partial class Connection : IAsyncDisposable
     {
         var connection = new Connection(options, transport, time);
         transport.OnCommand = connection.OnCommandAsync;
-        transport.Interrupted += (_, e) => connection.Interrupted?.Invoke(connection, new ConnectionStateEventArgs(e.Address, e.Reason));
-        transport.Resumed += (_, e) => connection.Resumed?.Invoke(connection, new ConnectionStateEventArgs(e.Address, e.Reason));
+        transport.Interrupted += (_, e) =>
+        {
+            Interlocked.Increment(ref connection._outages);
+            connection.Interrupted?.Invoke(connection, new ConnectionStateEventArgs(e.Address, e.Reason));
+        };
+        transport.Resumed += (_, e) =>
+        {
+            Interlocked.Increment(ref connection._outages);
+            connection.Resumed?.Invoke(connection, new ConnectionStateEventArgs(e.Address, e.Reason));
+        };
         transport.Failed += (_, e) => connection.OnTransportFailed(e);
         try
         {
@@ -163,16 +174,34 @@ public sealed partial class Connection : IAsyncDisposable
     internal async Task<Wire.Response> RequestAsync(Command command, string what, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         ThrowIfFailed();
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(timeout ?? Options.RequestTimeout);
+        var limit = timeout ?? Options.RequestTimeout;
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            var response = await _transport.RequestAsync(command, limit.Token);
-            return MessagingException.EnsureOk(response, what);
+            var response = _transport.RequestAsync(command, abandon.Token);
+            // The limit is for a broker that is connected but silent. Through a failover the transport
+            // bounds the outage itself (its `timeout` option), so a wait that saw a reconnect starts over.
+            while (true)
+            {
+                long outages = Interlocked.Read(ref _outages);
+                try
+                {
+                    return MessagingException.EnsureOk(await response.WaitAsync(limit, cancellationToken), what);
+                }
+                catch (TimeoutException e) when (e is not FailoverTimeoutException
+                    && _transport.IsFaultTolerant && (Interlocked.Read(ref _outages) != outages || _transport.RemoteAddress is null))
+                {
+                }
+            }
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (FailoverTimeoutException e)
         {
-            throw new MessagingException($"{what}: no response from the broker within {(timeout ?? Options.RequestTimeout).TotalSeconds} s");
+            throw new MessagingException($"{what}: {e.Message}", e);
+        }
+        catch (TimeoutException)
+        {
+            await abandon.CancelAsync();
+            throw new MessagingException($"{what}: no response from the broker within {limit.TotalSeconds} s");
         }
         catch (TransportClosedException e)
         {
@@ -181,10 +210,6 @@ public sealed partial class Connection : IAsyncDisposable
         catch (Ferry.Protocol.Transport.TransactionRolledBackException e)
         {
             throw new TransactionRolledBackException($"{what}: {e.Message}", e.InDoubt, e);
-        }
-        catch (FailoverTimeoutException e)
-        {
-            throw new MessagingException($"{what}: {e.Message}", e);
         }
     }
 

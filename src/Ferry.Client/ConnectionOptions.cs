@@ -39,7 +39,11 @@ public sealed record ConnectionOptions
     /// <summary>How long a send may wait for the broker (or for producer window space) before failing (<c>jms.sendTimeout</c> in ms; default 0 = <see cref="RequestTimeout"/>).</summary>
     public TimeSpan SendTimeout { get; init; }
 
-    /// <summary>How long any request waits for the broker's response (<c>jms.requestTimeout</c> in ms, default 30 s).</summary>
+    /// <summary>
+    /// How long any request waits for a connected broker's response (<c>jms.requestTimeout</c> in ms,
+    /// default 30 s). On a failover transport the wait starts over after a reconnect: outages are
+    /// bounded by the failover <c>timeout</c> option instead.
+    /// </summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long closing the connection waits for the broker (<c>jms.closeTimeout</c> in ms, default 15 s).</summary>
