@@ -12,6 +12,11 @@ if (args.Length > 0 && args[0] == "--broker-throughput")
     await BrokerThroughput.RunAsync(args[1..]);
     return;
 }
+if (args.Length > 0 && args[0] == "--client-comparison")
+{
+    Environment.ExitCode = await ClientComparison.RunAsync(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "--journal")
 {
     await JournalGroupCommit.RunAsync(args[1..]);

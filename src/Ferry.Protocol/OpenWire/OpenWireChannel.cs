@@ -84,6 +84,10 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
         {
             SetCloseReason("transport error: " + ex.Message);
         }
+        catch (InvalidOperationException) when (IsClosed)
+        {
+            // Disposed while the read loop was between reads: the pipe reader is already completed.
+        }
         finally
         {
             _monitor?.Dispose();

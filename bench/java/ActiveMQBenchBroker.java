@@ -1,0 +1,41 @@
+// Embedded Apache ActiveMQ 5.17 broker for bench/compare-clients: like the interop tests'
+// ActiveMQTestBroker, but PERSISTENT, with the default KahaDB store (journal fsync on every write
+// batch: journalDiskSyncStrategy=always, KahaDB's default), so persistent sends are as durable as Ferry's.
+// No JMX, no scheduler, no advisory support; OpenWire on tcp://127.0.0.1:<port> (0 = a free port).
+// Prints "READY tcp://127.0.0.1:<port>" once started; stops when killed (SIGTERM) or after <maxSeconds>.
+// Usage: java -cp "$BROKER_CP" ActiveMQBenchBroker.java <dataDir> [port] [maxSeconds]
+// BROKER_CP: see bench/compare-clients.
+import java.io.File;
+import org.apache.activemq.broker.BrokerService;
+import org.apache.activemq.broker.TransportConnector;
+import org.apache.activemq.store.kahadb.KahaDBPersistenceAdapter;
+
+public class ActiveMQBenchBroker {
+    public static void main(String[] args) throws Exception {
+        File dataDir = new File(args[0]);
+        int port = args.length > 1 ? Integer.parseInt(args[1]) : 0;
+        long maxSeconds = args.length > 2 ? Long.parseLong(args[2]) : 600;
+        BrokerService broker = new BrokerService();
+        broker.setBrokerName("activemq-bench");
+        broker.setPersistent(true);
+        broker.setUseJmx(false);
+        broker.setUseShutdownHook(true);
+        broker.setSchedulerSupport(false);
+        broker.setDataDirectoryFile(dataDir);
+        KahaDBPersistenceAdapter kaha = new KahaDBPersistenceAdapter();
+        kaha.setDirectory(new File(dataDir, "kahadb"));
+        kaha.setJournalDiskSyncStrategy("always"); // the default (fsync every journal write batch); stated for the reader
+        broker.setPersistenceAdapter(kaha);
+        TransportConnector tc = broker.addConnector("tcp://127.0.0.1:" + port);
+        broker.start();
+        broker.waitUntilStarted();
+        int actualPort = tc.getServer().getSocketAddress().getPort();
+        System.out.println("READY tcp://127.0.0.1:" + actualPort + " store=" + broker.getPersistenceAdapter()
+            + " journalDiskSyncStrategy=" + kaha.getJournalDiskSyncStrategy());
+        System.out.flush();
+        Thread.sleep(maxSeconds * 1000);
+        System.out.println("broker lifetime of " + maxSeconds + " s reached, stopping");
+        broker.stop();
+        System.exit(0);
+    }
+}
