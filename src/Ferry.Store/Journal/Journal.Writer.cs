@@ -59,7 +59,8 @@ public sealed partial class Journal
                 group.Clear();
                 long next = _nextPosition;
                 long bytes = 0;
-                bool flush = _options.SyncPolicy == JournalSyncPolicy.Always;
+                // Flush when the group holds anything that must be durable before it completes.
+                bool flush = false;
                 while (true)
                 {
                     var request = carry;
@@ -94,6 +95,7 @@ public sealed partial class Journal
                     {
                         request.FirstPosition = next;
                         next += request.Count;
+                        flush |= _options.SyncPolicy == JournalSyncPolicy.Always && !request.IsLazy;
                     }
                     else
                     {
@@ -389,6 +391,9 @@ public sealed partial class Journal
         public JournalEntry Entry { get; }
 
         public JournalEntry[]? Batch { get; }
+
+        /// <summary>Every entry of the request may complete without a flush of its own.</summary>
+        public bool IsLazy => Batch is null ? Entry.Lazy : Array.TrueForAll(Batch, static e => e.Lazy);
 
         public MovedRecord[]? Moves { get; }
 

@@ -143,7 +143,10 @@ public sealed class JournalPersistenceAdapter : IPersistenceAdapter
                             {
                                 continue; // never stored (or already gone): nothing to cancel
                             }
-                            entries.Add(new JournalEntry(RemoveMessageType, WriteRemove(key, remove.SubscriptionId), stored.Position));
+                            // Removals asked for without waiting (acks) ride along with the next flush, as KahaDB's do:
+                            // lost only with the page cache, they then mean a redelivery, never a loss.
+                            entries.Add(new JournalEntry(RemoveMessageType, WriteRemove(key, remove.SubscriptionId), stored.Position,
+                                Lazy: batch.Durability == StoreDurability.Deferred));
                             applied.Add(remove);
                             break;
                         }

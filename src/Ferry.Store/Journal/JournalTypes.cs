@@ -2,9 +2,11 @@ namespace Ferry.Store.Journal;
 
 /// <summary>
 /// One record to append: an opaque payload with a type byte chosen by the owner. <paramref name="Cancels"/>
-/// is the position of an earlier record this one cancels (a "remove"), or -1.
+/// is the position of an earlier record this one cancels (a "remove"), or -1. A <paramref name="Lazy"/> append
+/// completes once written, without a flush of its own: it becomes durable with the next flushed group (or segment
+/// roll, or close). For records whose loss in a power failure is harmless, such as acknowledgements.
 /// </summary>
-public readonly record struct JournalEntry(byte Type, ReadOnlyMemory<byte> Payload, long Cancels = -1);
+public readonly record struct JournalEntry(byte Type, ReadOnlyMemory<byte> Payload, long Cancels = -1, bool Lazy = false);
 
 /// <summary>A stored record: its position (unique, increasing in append order, kept when the record is moved), type, payload and the position it cancels (-1 if none).</summary>
 public readonly record struct JournalRecord(long Position, byte Type, ReadOnlyMemory<byte> Payload, long Cancels);

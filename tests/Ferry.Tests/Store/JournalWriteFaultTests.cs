@@ -65,6 +65,29 @@ public sealed class JournalWriteFaultTests
     }
 
     [Fact]
+    public async Task Lazy_appends_take_no_flush_of_their_own_and_become_durable_with_the_next_flush()
+    {
+        using var dir = new TempDirectory();
+        var options = Options(dir.Path, segmentSize: 1 << 20);
+        var faults = new FaultInjectingFileSystem(PhysicalFileSystem.Instance);
+        long lazyPosition, durablePosition, lostPosition;
+        await using (var journal = await OpenAsync(options, faults))
+        {
+            long flushesBefore = journal.Stats.Flushes;
+            lazyPosition = await journal.AppendAsync(new JournalEntry(1, Payload(1), Lazy: true));
+            Assert.Equal(flushesBefore, journal.Stats.Flushes);
+            durablePosition = await journal.AppendAsync(new JournalEntry(1, Payload(2)));
+            Assert.Equal(flushesBefore + 1, journal.Stats.Flushes);
+            lostPosition = await journal.AppendAsync(new JournalEntry(1, Payload(3), Lazy: true));
+            faults.DiscardUnflushedWrites(); // power loss before anything flushed the last lazy append
+        }
+        var recovered = (await RecoverAsync(options)).Select(r => r.Position).ToList();
+        Assert.Contains(lazyPosition, recovered);
+        Assert.Contains(durablePosition, recovered);
+        Assert.DoesNotContain(lostPosition, recovered);
+    }
+
+    [Fact]
     public async Task A_failed_flush_stops_the_journal_and_fails_every_pending_and_later_append()
     {
         using var dir = new TempDirectory();
