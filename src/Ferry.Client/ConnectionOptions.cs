@@ -138,7 +138,8 @@ public sealed record ConnectionOptions
         return (uri[..queryStart] + kept, jms);
     }
 
-    private static int OuterQueryStart(string uri)
+    /// <summary>Where the query of the outermost URI starts (a '?' outside any parentheses), or -1.</summary>
+    internal static int OuterQueryStart(string uri)
     {
         int depth = 0;
         for (int i = 0; i < uri.Length; i++)

@@ -33,21 +33,7 @@ internal static class ClientTransport
 
     private static (string Head, string Query) SplitOuterQuery(string uri)
     {
-        int depth = 0;
-        for (int i = 0; i < uri.Length; i++)
-        {
-            switch (uri[i])
-            {
-                case '(':
-                    depth++;
-                    break;
-                case ')':
-                    depth--;
-                    break;
-                case '?' when depth == 0:
-                    return (uri[..i], uri[i..]);
-            }
-        }
-        return (uri, "");
+        int start = ConnectionOptions.OuterQueryStart(uri);
+        return start < 0 ? (uri, "") : (uri[..start], uri[start..]);
     }
 }
