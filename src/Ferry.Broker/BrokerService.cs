@@ -86,9 +86,10 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         }
         catch
         {
+            // One connector could not bind: release those that did, so the failed start holds no port.
             foreach (var connector in _connectors)
             {
-                connector.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                await connector.DisposeAsync();
             }
             _connectors.Clear();
             throw;
