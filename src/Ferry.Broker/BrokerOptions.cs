@@ -50,6 +50,12 @@ public sealed class BrokerOptions
     /// <summary>How often pending messages are checked for expiry, in milliseconds.</summary>
     public int ExpireMessagesPeriod { get; set; } = 30_000;
 
+    /// <summary>A slave retries the data directory's lock this often, in milliseconds (ActiveMQ's lockAcquireSleepInterval).</summary>
+    public int LockAcquireSleepInterval { get; set; } = 500;
+
+    /// <summary>The master renews its hold on the lock this often, in milliseconds (ActiveMQ's lockKeepAlivePeriod).</summary>
+    public int LockKeepAlivePeriod { get; set; } = 1000;
+
     /// <summary>Per-destination overrides, matched by wildcard (first match wins).</summary>
     public List<DestinationPolicy> DestinationPolicies { get; set; } = [];
 
@@ -95,6 +101,10 @@ public sealed class BrokerOptions
         if (MemoryLimit <= 0 || StoreLimit <= 0 || DestinationMemoryLimit < 0)
         {
             throw new ArgumentException("memoryLimit and storeLimit must be positive, destinationMemoryLimit not negative");
+        }
+        if (LockAcquireSleepInterval <= 0 || LockKeepAlivePeriod <= 0)
+        {
+            throw new ArgumentException("lockAcquireSleepInterval and lockKeepAlivePeriod must be positive");
         }
         if (ExpireMessagesPeriod <= 0)
         {

@@ -99,6 +99,15 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         LogStarted(_logger, BrokerName, BrokerId.Value!, Store.Description);
     }
 
+    /// <summary>Publishes ActiveMQ.Advisory.MasterBroker: this broker now serves (it holds the shared lock).</summary>
+    public void AnnounceMaster() => Advisories.MasterBroker(new BrokerInfo
+    {
+        BrokerId = BrokerId,
+        BrokerName = BrokerName,
+        BrokerUrl = BrokerUrl,
+        MasterBroker = true,
+    });
+
     /// <summary>Rebuilds destinations, durable subscriptions and pending messages from the store.</summary>
     public async Task RecoverAsync(CancellationToken cancellationToken)
     {

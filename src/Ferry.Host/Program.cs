@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Ferry.Broker;
 using Ferry.Broker.Storage;
+using Ferry.Ha.Locks;
 using Ferry.Host;
 using Ferry.Store.IO;
 using Ferry.Store.Journal;
@@ -124,18 +125,38 @@ namespace Ferry.Host
                 stop.Cancel();
             }
 
-            FileStream? dataLock = null;
+            Directory.CreateDirectory(options.DataDirectory);
+            // Shared-storage master/slave: whoever holds the data directory's lock serves; the others wait.
+            await using var brokerLock = new SharedDirectoryLock(options.DataDirectory, options.BrokerName,
+                new SharedDirectoryLockOptions
+                {
+                    LockAcquireSleepInterval = TimeSpan.FromMilliseconds(options.LockAcquireSleepInterval),
+                    LockKeepAlivePeriod = TimeSpan.FromMilliseconds(options.LockKeepAlivePeriod),
+                },
+                TimeProvider.System, loggerFactory.CreateLogger("Ferry.Ha"));
+            try
+            {
+                await brokerLock.AcquireAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                logger.LogInformation("Slave broker {Name} stopped while waiting for the lock", options.BrokerName);
+                return 0;
+            }
+
             BrokerService? broker = null;
             try
             {
-                Directory.CreateDirectory(options.DataDirectory);
-                dataLock = LockDataDirectory(options.DataDirectory);
                 broker = new BrokerService(options, loggerFactory, CreateStore(options, loggerFactory));
                 await broker.StartAsync(stop.Token);
             }
             catch (SocketException ex)
             {
                 logger.LogCritical("Cannot start broker {Name}: {Reason}", options.BrokerName, ex.SocketErrorCode == SocketError.AddressAlreadyInUse ? "address already in use" : ex.Message);
+                if (broker is not null)
+                {
+                    await broker.DisposeAsync();
+                }
                 return 1;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or OperationCanceledException)
@@ -145,18 +166,19 @@ namespace Ferry.Host
                 {
                     await broker.DisposeAsync();
                 }
-                dataLock?.Dispose();
                 return 1;
             }
-            try
+            broker.AnnounceMaster();
+            var stopped = Task.Delay(Timeout.Infinite, stop.Token);
+            var finished = await Task.WhenAny(stopped, brokerLock.Lost);
+            if (finished == brokerLock.Lost)
             {
-                await Task.Delay(Timeout.Infinite, stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
+                // Fail-stop: never serve without the lock.
+                logger.LogCritical("Broker {Name} lost its lock ({Reason}); stopping its connectors now", options.BrokerName, await brokerLock.Lost);
+                await broker.DisposeAsync();
+                return 3;
             }
             await broker.DisposeAsync();
-            dataLock.Dispose();
             return 0;
         }
 
@@ -171,22 +193,5 @@ namespace Ferry.Host
                 PhysicalFileSystem.Instance,
                 loggerFactory.CreateLogger("Ferry.Store.Journal"))
             : new MemoryPersistenceAdapter();
-
-        /// <summary>
-        /// One broker per data directory: a second one would write the same journal. (The shared-storage
-        /// master/slave lock with leases and fencing replaces this with its own protocol.)
-        /// </summary>
-        private static FileStream LockDataDirectory(string dataDirectory)
-        {
-            string path = Path.Combine(dataDirectory, "lock");
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException ex)
-            {
-                throw new IOException($"data directory {Path.GetFullPath(dataDirectory)} is in use by another broker ({ex.Message})", ex);
-            }
-        }
     }
 }

@@ -19,6 +19,7 @@ public sealed class AdvisoryPublisher
     public const string TopicTopic = Prefix + "Topic";
     public const string TempQueueTopic = Prefix + "TempQueue";
     public const string TempTopicTopic = Prefix + "TempTopic";
+    public const string MasterBrokerTopic = Prefix + "MasterBroker";
 
     private readonly BrokerService _broker;
     private readonly ProducerId _producerId;
@@ -37,6 +38,8 @@ public sealed class AdvisoryPublisher
 
     private static string KindSegment(Destination d) => d.IsTopic ? "Topic." : "Queue.";
     private static string Escape(string name) => name.Replace(",", "&sbquo;", StringComparison.Ordinal);
+
+    public void MasterBroker(BrokerInfo info) => Publish(MasterBrokerTopic, info);
 
     public void ConnectionAdded(ConnectionInfo info) => Publish(ConnectionTopic, Sanitize(info));
 

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Ferry.TestKit;
+using Xunit.Abstractions;
+
+namespace Ferry.IntegrationTests.Ha;
+
+/// <summary>
+/// Shared-storage master/slave on one data directory: a master and two slaves (real processes),
+/// the master killed with SIGKILL while the Java client produces through failover; a slave takes
+/// over the same journal and every acknowledged send is delivered.
+/// </summary>
+public sealed class SharedDirectoryMasterSlaveTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_slave_takes_over_when_the_master_is_killed_and_no_acknowledged_message_is_lost()
+    {
+        string data = Directory.CreateTempSubdirectory("ferry-ha-").FullName;
+        var brokers = new List<BrokerProcess>();
+        try
+        {
+            int[] ports = [FreePort.Pick(), FreePort.Pick(), FreePort.Pick()];
+            var master = await BrokerProcess.StartOnAsync(ports[0], data);
+            brokers.Add(master);
+            for (int i = 1; i < 3; i++)
+            {
+                var slave = BrokerProcess.Launch(["--bind", $"tcp://127.0.0.1:{ports[i]}"], data);
+                brokers.Add(slave);
+                await slave.WaitForLogAsync("Broker is a slave", TimeSpan.FromSeconds(30));
+            }
+            Assert.All(brokers.Skip(1), s => Assert.DoesNotContain(s.Lines, l => l.Contains("listening on", StringComparison.Ordinal)));
+
+            const int messages = 400;
+            string queue = "ha." + Guid.NewGuid().ToString("N");
+            string url = $"failover:(tcp://127.0.0.1:{ports[0]},tcp://127.0.0.1:{ports[1]},tcp://127.0.0.1:{ports[2]})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=500&maxReconnectAttempts=200";
+            var sent = new ConcurrentQueue<(int Index, long Ticks)>();
+            using var producer = await JavaInterop.StartDurabilityAsync(url, "produce", line =>
+            {
+                if (line.StartsWith("SENT ", StringComparison.Ordinal))
+                {
+                    sent.Enqueue((int.Parse(line[5..], CultureInfo.InvariantCulture), Stopwatch.GetTimestamp()));
+                }
+            }, queue, messages.ToString(CultureInfo.InvariantCulture));
+
+            await WaitFor.ConditionAsync(() => sent.Count >= messages / 3, TimeSpan.FromSeconds(90), "sends before the kill");
+            long killedAt = Stopwatch.GetTimestamp();
+            master.Kill();
+            await master.WaitForExitAsync(TimeSpan.FromSeconds(10));
+
+            var takenOver = await Task.WhenAny(brokers.Skip(1).Select(async s =>
+            {
+                await s.WaitForLogAsync("listening on", TimeSpan.FromSeconds(60));
+                return s;
+            }));
+            var newMaster = await takenOver;
+            await newMaster.WaitUntilListeningAsync(TimeSpan.FromSeconds(5));
+            double takeover = Stopwatch.GetElapsedTime(killedAt).TotalMilliseconds;
+
+            using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
+            {
+                await producer.WaitForExitAsync(cts.Token);
+            }
+            Assert.Equal(0, producer.ExitCode);
+            var stamps = sent.OrderBy(s => s.Ticks).Select(s => s.Ticks).ToList();
+            double longestStall = stamps.Zip(stamps.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a, b).TotalMilliseconds).Max();
+            output.WriteLine($"takeover: new master listening {takeover:F0} ms after SIGKILL; longest producer stall {longestStall:F0} ms");
+
+            var (code, text) = await JavaInterop.RunDurabilityAsync(newMaster.Uri, "drain", queue);
+            Assert.True(code == 0, text);
+            var received = text.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("RECV crash-", StringComparison.Ordinal))
+                .Select(l => int.Parse(l["RECV crash-".Length..], CultureInfo.InvariantCulture)).ToList();
+            Assert.Equal(received.Count, received.Distinct().Count());
+            var missing = sent.Select(s => s.Index).Except(received).ToList();
+            Assert.True(missing.Count == 0, "acknowledged but lost: " + string.Join(",", missing));
+            Assert.Contains(newMaster.Lines, l => l.Contains("Broker is the master", StringComparison.Ordinal));
+            var stillSlave = brokers.Skip(1).Single(b => b != newMaster);
+            Assert.DoesNotContain(stillSlave.Lines, l => l.Contains("listening on", StringComparison.Ordinal));
+            newMaster.AssertNoErrors();
+        }
+        finally
+        {
+            foreach (var broker in brokers)
+            {
+                await broker.DisposeAsync();
+            }
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_waiting_slave_stops_cleanly_on_SIGTERM()
+    {
+        string data = Directory.CreateTempSubdirectory("ferry-ha-").FullName;
+        try
+        {
+            await using var master = await BrokerProcess.StartOnAsync(0, data);
+            await using var slave = BrokerProcess.Launch(["--bind", "tcp://127.0.0.1:0"], data);
+            await slave.WaitForLogAsync("Broker is a slave", TimeSpan.FromSeconds(30));
+            Assert.Equal(0, await slave.StopAsync(TimeSpan.FromSeconds(20)));
+            Assert.DoesNotContain(slave.Lines, l => l.Contains("listening on", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+}
