@@ -56,6 +56,9 @@ public sealed class BrokerOptions
     /// <summary>The master renews its hold on the lock this often, in milliseconds (ActiveMQ's lockKeepAlivePeriod).</summary>
     public int LockKeepAlivePeriod { get; set; } = 1000;
 
+    /// <summary>A master lease not renewed for this long (ms) lets a slave take over from a stuck master; the stale master is fenced off.</summary>
+    public int LockLeaseDuration { get; set; } = 3000;
+
     /// <summary>Per-destination overrides, matched by wildcard (first match wins).</summary>
     public List<DestinationPolicy> DestinationPolicies { get; set; } = [];
 
@@ -102,9 +105,9 @@ public sealed class BrokerOptions
         {
             throw new ArgumentException("memoryLimit and storeLimit must be positive, destinationMemoryLimit not negative");
         }
-        if (LockAcquireSleepInterval <= 0 || LockKeepAlivePeriod <= 0)
+        if (LockAcquireSleepInterval <= 0 || LockKeepAlivePeriod <= 0 || LockLeaseDuration <= LockKeepAlivePeriod)
         {
-            throw new ArgumentException("lockAcquireSleepInterval and lockKeepAlivePeriod must be positive");
+            throw new ArgumentException("lockAcquireSleepInterval and lockKeepAlivePeriod must be positive, lockLeaseDuration longer than lockKeepAlivePeriod");
         }
         if (ExpireMessagesPeriod <= 0)
         {

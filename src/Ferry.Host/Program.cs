@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Ferry.Broker;
+using Ferry.Broker.Clustering;
 using Ferry.Broker.Storage;
 using Ferry.Ha.Locks;
 using Ferry.Host;
@@ -132,6 +133,7 @@ namespace Ferry.Host
                 {
                     LockAcquireSleepInterval = TimeSpan.FromMilliseconds(options.LockAcquireSleepInterval),
                     LockKeepAlivePeriod = TimeSpan.FromMilliseconds(options.LockKeepAlivePeriod),
+                    LeaseDuration = TimeSpan.FromMilliseconds(options.LockLeaseDuration),
                 },
                 TimeProvider.System, loggerFactory.CreateLogger("Ferry.Ha"));
             try
@@ -147,7 +149,7 @@ namespace Ferry.Host
             BrokerService? broker = null;
             try
             {
-                broker = new BrokerService(options, loggerFactory, CreateStore(options, loggerFactory));
+                broker = new BrokerService(options, loggerFactory, CreateStore(options, loggerFactory, brokerLock));
                 await broker.StartAsync(stop.Token);
             }
             catch (SocketException ex)
@@ -182,13 +184,15 @@ namespace Ferry.Host
             return 0;
         }
 
-        private static IPersistenceAdapter CreateStore(BrokerOptions options, ILoggerFactory loggerFactory) => options.Persistent
+        private static IPersistenceAdapter CreateStore(BrokerOptions options, ILoggerFactory loggerFactory, IBrokerLock brokerLock) => options.Persistent
             ? new JournalPersistenceAdapter(
                 new JournalOptions
                 {
                     Directory = Path.Combine(options.DataDirectory, "journal"),
                     SegmentSize = options.Journal.SegmentSize,
                     SyncPolicy = options.Journal.SyncPolicy == "never" ? JournalSyncPolicy.Never : JournalSyncPolicy.Always,
+                    // A master that lost its lock (a newer epoch took over) must not write another byte.
+                    WriteFence = brokerLock.CheckFence,
                 },
                 PhysicalFileSystem.Instance,
                 loggerFactory.CreateLogger("Ferry.Store.Journal"))

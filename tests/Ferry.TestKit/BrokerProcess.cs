@@ -141,6 +141,12 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGSTOP: the process freezes (holding its locks and sockets), as a stalled machine would.</summary>
+    public void Pause() => Signal(19);
+
+    /// <summary>SIGCONT: a frozen process resumes where it stopped.</summary>
+    public void Resume() => Signal(18);
+
     private void Signal(int signal)
     {
         using var kill = Process.Start("kill", $"-{signal} {_process.Id}");

@@ -91,7 +91,12 @@ public sealed class OpenWireTestClient : IAsyncDisposable
         var waiter = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[command.CommandId] = waiter;
         _channel.Send(command);
-        return await waiter.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(10));
+        var answered = waiter.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(10));
+        if (await Task.WhenAny(answered, _run) != answered && !answered.IsCompleted)
+        {
+            throw new IOException($"connection closed before the response to command {command.CommandId}: {_channel.CloseReason}");
+        }
+        return await answered;
     }
 
     public async Task<ConsumerId> SubscribeAsync(Destination destination, int prefetch = 1000, long consumerValue = 1, bool browser = false)

@@ -16,4 +16,13 @@ public interface IBrokerLock : IAsyncDisposable
 
     /// <summary>Completes (with the reason) if the lock is lost after it was acquired.</summary>
     Task<string> Lost { get; }
+
+    /// <summary>The fencing epoch this broker holds: each new master takes a higher one.</summary>
+    long Epoch { get; }
+
+    /// <summary>
+    /// Throws if a master with a newer epoch has taken over: every store write calls it first, so a
+    /// stale master (frozen past its lease, then resumed) never writes again.
+    /// </summary>
+    void CheckFence();
 }

@@ -146,6 +146,17 @@ public sealed partial class Journal
 
     private async Task WriteGroupAsync(List<WriteRequest> group, long next, bool flush)
     {
+        if (_options.WriteFence is { } fence)
+        {
+            try
+            {
+                fence();
+            }
+            catch (Exception ex) when (ex is not JournalFailedException)
+            {
+                throw new JournalFailedException($"The journal is fenced off and will not write: {ex.Message}", ex);
+            }
+        }
         var segment = _active;
         long start = segment.Length;
         _writeBuffer.ResetWrittenCount();

@@ -34,6 +34,12 @@ public sealed record JournalOptions
     /// <summary>Appends waiting for the writer (16384); past it <see cref="Journal.AppendAsync"/> waits for room (back-pressure).</summary>
     public int MaxQueuedAppends { get; init; } = 16 * 1024;
 
+    /// <summary>
+    /// Called before every write: throws if this process may no longer write (a newer master took
+    /// the shared store over). The journal then fail-stops, so a stale master never writes again.
+    /// </summary>
+    public Action? WriteFence { get; init; }
+
     private const int MaxLimit = 1024 * 1024 * 1024; // keeps one group's buffer (a batch plus one record) within an array
 
     internal void Validate()

@@ -106,3 +106,108 @@ public sealed class SharedDirectoryMasterSlaveTests(ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>
+/// Split brain: a master frozen with SIGSTOP past its lease is replaced by a slave; resumed with
+/// SIGCONT it accepts no further send, stops serving, and nothing it tried to write reaches the store.
+/// </summary>
+public sealed class SplitBrainTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_master_frozen_past_its_lease_is_fenced_off_when_it_resumes()
+    {
+        string data = Directory.CreateTempSubdirectory("ferry-split-").FullName;
+        string config = Path.Combine(Directory.CreateTempSubdirectory("ferry-split-config-").FullName, "broker.json");
+        await File.WriteAllTextAsync(config, """{ "LockAcquireSleepInterval": 200, "LockKeepAlivePeriod": 500, "LockLeaseDuration": 2000 }""");
+        BrokerProcess? master = null;
+        BrokerProcess? slave = null;
+        try
+        {
+            master = await BrokerProcess.StartOnAsync(FreePort.Pick(), data, "--config", config);
+            int slavePort = FreePort.Pick();
+            slave = BrokerProcess.Launch(["--bind", $"tcp://127.0.0.1:{slavePort}", "--config", config], data);
+            await slave.WaitForLogAsync("Broker is a slave", TimeSpan.FromSeconds(30));
+
+            var queue = Ferry.Protocol.OpenWire.Commands.Destination.Queue("split." + Guid.NewGuid().ToString("N"));
+            await using var onOldMaster = await OpenWireTestClient.ConnectAsync("127.0.0.1", master.Port);
+            var oldProducer = await onOldMaster.AddProducerAsync(queue);
+            await onOldMaster.SendTextAsync(oldProducer, queue, "before", persistent: true);
+
+            var frozenAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            master.Pause();
+            await slave.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+            output.WriteLine($"slave serving {System.Diagnostics.Stopwatch.GetElapsedTime(frozenAt).TotalMilliseconds:F0} ms after the master froze (lease 2000 ms)");
+            Assert.Contains(slave.Lines, l => l.Contains("expired without renewal", StringComparison.Ordinal));
+
+            await using (var onNewMaster = await OpenWireTestClient.ConnectAsync("127.0.0.1", slave.Port))
+            {
+                var producer = await onNewMaster.AddProducerAsync(queue);
+                await onNewMaster.SendTextAsync(producer, queue, "after takeover", persistent: true);
+            }
+
+            master.Resume();
+            bool staleSendRefused;
+            try
+            {
+                var response = await onOldMaster.RequestAsync(StaleMessage(oldProducer, queue), TimeSpan.FromSeconds(20));
+                staleSendRefused = response is Ferry.Protocol.OpenWire.Commands.ExceptionResponse;
+                output.WriteLine("stale send answered: " + response.GetType().Name);
+            }
+            catch (Exception ex) when (ex is IOException or TimeoutException or InvalidOperationException)
+            {
+                staleSendRefused = true; // the stale master dropped the connection instead of answering
+                output.WriteLine("stale send failed: " + ex.Message);
+            }
+            Assert.True(staleSendRefused, "the resumed stale master accepted a send");
+            Assert.Equal(3, await master.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains(master.Lines, l => l.Contains("Lost the broker lock", StringComparison.Ordinal));
+            foreach (var line in master.Lines.TakeLast(12))
+            {
+                output.WriteLine("old master: " + line);
+            }
+
+            await using var reader = await OpenWireTestClient.ConnectAsync("127.0.0.1", slave.Port);
+            await reader.SubscribeAsync(queue);
+            var texts = new List<string>();
+            while (true)
+            {
+                try
+                {
+                    var dispatch = await reader.ReceiveAsync(TimeSpan.FromSeconds(2));
+                    texts.Add(OpenWireTestClient.TextOf(dispatch.Message!));
+                    reader.Ack(dispatch);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                if (texts.Count > 10)
+                {
+                    break;
+                }
+            }
+            Assert.Equal(["before", "after takeover"], texts);
+            slave.AssertNoErrors();
+        }
+        finally
+        {
+            master?.Resume();
+            if (master is not null)
+            {
+                await master.DisposeAsync();
+            }
+            if (slave is not null)
+            {
+                await slave.DisposeAsync();
+            }
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    private static Ferry.Protocol.OpenWire.Commands.Message StaleMessage(Ferry.Protocol.OpenWire.Commands.ProducerId producer, Ferry.Protocol.OpenWire.Commands.Destination queue)
+    {
+        var message = OpenWireTestClient.TextMessage(producer, 1000, queue, "stale send");
+        message.Persistent = true;
+        return message;
+    }
+}
