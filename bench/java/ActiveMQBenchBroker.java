@@ -3,8 +3,10 @@
 // batch: journalDiskSyncStrategy=always, KahaDB's default), so persistent sends are as durable as Ferry's.
 // No JMX, no scheduler, no advisory support; OpenWire on tcp://127.0.0.1:<port> (0 = a free port).
 // Prints "READY tcp://127.0.0.1:<port>" once started; stops when killed (SIGTERM) or after <maxSeconds>.
-// Usage: java -cp "$BROKER_CP" ActiveMQBenchBroker.java <dataDir> [port] [maxSeconds]
-// BROKER_CP: see bench/compare-clients.
+// Usage: java -cp "$BROKER_CP" ActiveMQBenchBroker.java <dataDir> [port] [maxSeconds] [stompPort] [memoryLimitBytes]
+// BROKER_CP: see bench/compare-clients. With stompPort (>= 0; 0 = a free port; needs activemq-stomp.jar on the
+// class path) it also listens for STOMP and prints "STOMP stomp://127.0.0.1:<port>". memoryLimitBytes sets the
+// broker's memory usage limit (systemUsage memoryUsage), as Ferry's MemoryLimit.
 import java.io.File;
 import org.apache.activemq.broker.BrokerService;
 import org.apache.activemq.broker.TransportConnector;
@@ -15,6 +17,8 @@ public class ActiveMQBenchBroker {
         File dataDir = new File(args[0]);
         int port = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         long maxSeconds = args.length > 2 ? Long.parseLong(args[2]) : 600;
+        int stompPort = args.length > 3 ? Integer.parseInt(args[3]) : -1;
+        long memoryLimit = args.length > 4 ? Long.parseLong(args[4]) : -1;
         BrokerService broker = new BrokerService();
         broker.setBrokerName("activemq-bench");
         broker.setPersistent(true);
@@ -26,12 +30,19 @@ public class ActiveMQBenchBroker {
         kaha.setDirectory(new File(dataDir, "kahadb"));
         kaha.setJournalDiskSyncStrategy("always"); // the default (fsync every journal write batch); stated for the reader
         broker.setPersistenceAdapter(kaha);
+        if (memoryLimit > 0) {
+            broker.getSystemUsage().getMemoryUsage().setLimit(memoryLimit);
+        }
         TransportConnector tc = broker.addConnector("tcp://127.0.0.1:" + port);
+        TransportConnector stomp = stompPort >= 0 ? broker.addConnector("stomp://127.0.0.1:" + stompPort) : null;
         broker.start();
         broker.waitUntilStarted();
         int actualPort = tc.getServer().getSocketAddress().getPort();
         System.out.println("READY tcp://127.0.0.1:" + actualPort + " store=" + broker.getPersistenceAdapter()
             + " journalDiskSyncStrategy=" + kaha.getJournalDiskSyncStrategy());
+        if (stomp != null) {
+            System.out.println("STOMP stomp://127.0.0.1:" + stomp.getServer().getSocketAddress().getPort());
+        }
         System.out.flush();
         Thread.sleep(maxSeconds * 1000);
         System.out.println("broker lifetime of " + maxSeconds + " s reached, stopping");

@@ -392,7 +392,12 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     /// Accepts a message outside a transaction: drops a duplicate (a failover resend), waits for
     /// memory, stores it if persistent, then hands it to its destinations. Returns once it is durable.
     /// </summary>
-    internal async ValueTask AcceptAsync(Message message, CancellationToken cancellationToken)
+    /// <param name="durability">
+    /// <see cref="StoreDurability.Deferred"/> for a send nobody waits on (an async send): written in order,
+    /// made durable by the next flush instead of a flush of its own, as KahaDB stores a message that
+    /// needs no response.
+    /// </param>
+    internal async ValueTask AcceptAsync(Message message, CancellationToken cancellationToken, StoreDurability durability = StoreDurability.Sync)
     {
         var id = message.MessageId!;
         if (Audit.IsDuplicate(id))
@@ -403,7 +408,7 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         var targets = Resolve(message.Destination!);
         await WaitForSpaceAsync(targets, cancellationToken);
         var deliveries = Deliveries(message, targets);
-        var batch = new StoreBatch();
+        var batch = new StoreBatch(durability);
         AddStoreOperations(deliveries, batch);
         if (!batch.IsEmpty)
         {

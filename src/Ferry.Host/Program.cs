@@ -19,7 +19,8 @@ namespace Ferry.Host
     internal static class Cli
     {
         private const string Usage = """
-            usage: ferry broker [--config FILE] [--bind URI]... [--data-dir DIR] [--broker-name NAME] [--log-level LEVEL]
+            usage: ferry bench producer|consumer|roundtrip|connections [options]   (ferry bench --help)
+                   ferry broker [--config FILE] [--bind URI]... [--data-dir DIR] [--broker-name NAME] [--log-level LEVEL]
 
               --config FILE       JSON file bound to BrokerOptions (brokerName, dataDirectory, transportConnectors, ...)
               --bind URI          listen on URI (tcp://host:port or nio://host:port, with ?wireFormat.* options); repeatable
@@ -36,6 +37,15 @@ namespace Ferry.Host
             {
                 Console.WriteLine(Usage);
                 return args.Length == 0 ? 2 : 0;
+            }
+            if (args[0] == "bench")
+            {
+                if (args.Length == 1 || args[1] is "-h" or "--help")
+                {
+                    Console.WriteLine(Bench.BenchCommand.Usage);
+                    return args.Length == 1 ? 2 : 0;
+                }
+                return await Bench.BenchCommand.RunAsync(args[1..]);
             }
             if (args[0] != "broker")
             {

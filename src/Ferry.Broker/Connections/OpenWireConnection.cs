@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Ferry.Broker.Advisory;
 using Ferry.Broker.Destinations;
+using Ferry.Broker.Storage;
 using Ferry.Protocol.OpenWire;
 using Ferry.Protocol.OpenWire.Commands;
 using Ferry.Protocol.Transport;
@@ -249,7 +250,7 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         bool answered = message.ResponseRequired || Windowed(message);
         if (_parkedSends.IsCompleted && !BrokerService.MustWaitForSpace(_broker.Resolve(message.Destination)))
         {
-            await AcceptAndAcknowledgeAsync(message);
+            await AcceptAndAcknowledgeAsync(message, answered ? StoreDurability.Sync : StoreDurability.Deferred);
         }
         else if (answered)
         {
@@ -258,7 +259,7 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         else
         {
             await _parkedSends;
-            await AcceptAndAcknowledgeAsync(message);
+            await AcceptAndAcknowledgeAsync(message, StoreDurability.Deferred);
         }
     }
 
@@ -268,11 +269,11 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         await AcceptAndAcknowledgeAsync(message);
     }
 
-    private async Task AcceptAndAcknowledgeAsync(Message message)
+    private async Task AcceptAndAcknowledgeAsync(Message message, StoreDurability durability = StoreDurability.Sync)
     {
         try
         {
-            await _broker.AcceptAsync(message, _connectionClosed.Token);
+            await _broker.AcceptAsync(message, _connectionClosed.Token, durability);
             Acknowledge(message);
         }
         catch (OperationCanceledException) when (_connectionClosed.IsCancellationRequested)

@@ -133,7 +133,8 @@ public sealed class JournalPersistenceAdapter : IPersistenceAdapter
                 switch (operation)
                 {
                     case AddMessage add:
-                        entries.Add(new JournalEntry(AddMessageType, WriteAdd(add)));
+                        // An add nobody waits on (an async send) rides along with the next flush, as in KahaDB.
+                        entries.Add(new JournalEntry(AddMessageType, WriteAdd(add), Lazy: batch.Durability == StoreDurability.Deferred));
                         applied.Add(add);
                         break;
                     case RemoveMessage remove:

@@ -9,10 +9,12 @@ namespace Ferry.Protocol.OpenWire.Marshalling;
 /// </summary>
 public sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
 {
-    private byte[] _buffer;
+    private readonly int _initialSize;
+    // Rented on first use: an idle connection (thousands of them on one broker) holds no buffer.
+    private byte[] _buffer = [];
     private int _written;
 
-    public FrameBuffer(int initialSize = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialSize);
+    public FrameBuffer(int initialSize = 4096) => _initialSize = initialSize;
 
     public int Length => _written;
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
@@ -75,15 +77,21 @@ public sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
         {
             return;
         }
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer.Length * 2));
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Max(_initialSize, _buffer.Length * 2)));
         _buffer.AsSpan(0, _written).CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
         _buffer = bigger;
     }
 
     public void Dispose()
     {
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
         _buffer = [];
         _written = 0;
     }
