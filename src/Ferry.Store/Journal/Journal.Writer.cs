@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Ferry.Store.Journal;
@@ -53,7 +54,7 @@ public sealed partial class Journal
         WriteRequest? current = null; // taken, not yet in the group: must not be lost if the loop fails
         try
         {
-            while (carry is not null || await reader.WaitToReadAsync())
+            while (carry is not null || await WaitForAppendsAsync(reader))
             {
                 ThrowIfFailed();
                 group.Clear();
@@ -129,6 +130,41 @@ public sealed partial class Journal
         }
     }
 
+    /// <summary>
+    /// Waits for queued appends. While lazy records are written but not flushed, waits at most until
+    /// their flush is due, then flushes them, so they become durable within <see cref="JournalOptions.LazyFlushDelay"/>.
+    /// </summary>
+    private async ValueTask<bool> WaitForAppendsAsync(ChannelReader<WriteRequest> reader)
+    {
+        if (_unflushed is not { } segment)
+        {
+            return await reader.WaitToReadAsync();
+        }
+        // Due even while appends keep arriving: a steady stream of lazy appends must not postpone it forever.
+        var due = _options.LazyFlushDelay - Stopwatch.GetElapsedTime(_unflushedAt);
+        if (due <= TimeSpan.Zero)
+        {
+            FlushSegment(segment);
+            return await reader.WaitToReadAsync();
+        }
+        var wait = reader.WaitToReadAsync();
+        if (!wait.IsCompleted)
+        {
+            var waiting = wait.AsTask();
+            if (await Task.WhenAny(waiting, Task.Delay(due)) != waiting)
+            {
+                FlushSegment(segment);
+            }
+            wait = new ValueTask<bool>(waiting);
+        }
+        bool more = await wait;
+        if (!more && _unflushed is { } last)
+        {
+            FlushSegment(last); // closing: what was written lazily is made durable before the files close
+        }
+        return more;
+    }
+
     private static bool CheckCancels(WriteRequest request, long firstPosition)
     {
         for (int i = 0; i < request.Count; i++)
@@ -183,6 +219,11 @@ public sealed partial class Journal
         if (flush)
         {
             FlushSegment(segment);
+        }
+        else if (_options.SyncPolicy == JournalSyncPolicy.Always && _unflushed is null)
+        {
+            _unflushed = segment;
+            _unflushedAt = Stopwatch.GetTimestamp();
         }
         bool signal;
         lock (_gate)
@@ -310,6 +351,10 @@ public sealed partial class Journal
         try
         {
             segment.File.FlushToDisk();
+            if (ReferenceEquals(segment, _unflushed))
+            {
+                _unflushed = null;
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {

@@ -52,6 +52,8 @@ public sealed partial class Journal : IAsyncDisposable
     private readonly Channel<WriteRequest> _queue;
     private ArrayBufferWriter<byte> _writeBuffer = new();
     private long _nextPosition = 1;
+    private Segment? _unflushed; // holds lazy records not yet flushed, since _unflushedAt
+    private long _unflushedAt;
 
     private readonly Channel<bool> _compactionSignal = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });

@@ -35,6 +35,13 @@ public sealed record JournalOptions
     public int MaxQueuedAppends { get; init; } = 16 * 1024;
 
     /// <summary>
+    /// A lazy append (an acknowledgement, an async send) is flushed at the latest this long after it was
+    /// written (100 ms) when no other append flushes it first: nobody waits on it, but it must not stay
+    /// at the mercy of the OS's write-back for long.
+    /// </summary>
+    public TimeSpan LazyFlushDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
     /// Called before every write: throws if this process may no longer write (a newer master took
     /// the shared store over). The journal then fail-stops, so a stale master never writes again.
     /// </summary>

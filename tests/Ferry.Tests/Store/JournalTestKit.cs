@@ -49,12 +49,14 @@ internal static class JournalTestKit
 {
     /// <summary>Small segments so a few records roll them; no background compaction surprises beyond what tests await.</summary>
     public static JournalOptions Options(string directory, long segmentSize = 4096, double compactionThreshold = 0.5,
-        JournalSyncPolicy sync = JournalSyncPolicy.Always) => new()
+        JournalSyncPolicy sync = JournalSyncPolicy.Always, TimeSpan? lazyFlushDelay = null) => new()
     {
         Directory = directory,
         SegmentSize = segmentSize,
         CompactionThreshold = compactionThreshold,
         SyncPolicy = sync,
+        // Tests that count flushes must not race the lazy-flush timer; the tests of that timer set it.
+        LazyFlushDelay = lazyFlushDelay ?? TimeSpan.FromHours(1),
     };
 
     public static Task<Journal> OpenAsync(JournalOptions options, IFileSystem? fileSystem = null, ILogger? logger = null) =>

@@ -88,6 +88,56 @@ public sealed class JournalWriteFaultTests
     }
 
     [Fact]
+    public async Task A_lazy_append_is_flushed_within_the_lazy_flush_delay_when_nothing_else_flushes_it()
+    {
+        using var dir = new TempDirectory();
+        var options = Options(dir.Path, segmentSize: 1 << 20, lazyFlushDelay: TimeSpan.FromMilliseconds(50));
+        var faults = new FaultInjectingFileSystem(PhysicalFileSystem.Instance);
+        long lazyPosition;
+        await using (var journal = await OpenAsync(options, faults))
+        {
+            long flushesBefore = journal.Stats.Flushes;
+            lazyPosition = await journal.AppendAsync(new JournalEntry(1, Payload(1), Lazy: true));
+            await WaitFor.ConditionAsync(() => journal.Stats.Flushes > flushesBefore, TimeSpan.FromSeconds(30), "the lazy flush");
+            faults.DiscardUnflushedWrites(); // power loss after the timer's flush
+        }
+        var recovered = (await RecoverAsync(options)).Select(r => r.Position).ToList();
+        Assert.Contains(lazyPosition, recovered);
+    }
+
+    [Fact]
+    public async Task A_steady_stream_of_lazy_appends_is_still_flushed_periodically()
+    {
+        using var dir = new TempDirectory();
+        var options = Options(dir.Path, segmentSize: 64 << 20, lazyFlushDelay: TimeSpan.FromMilliseconds(20));
+        await using var journal = await OpenAsync(options);
+        long flushesBefore = journal.Stats.Flushes;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // Bounded: stops as soon as a flush happened, or after 200,000 appends, or 30 s.
+        for (int i = 0; i < 200_000 && journal.Stats.Flushes == flushesBefore && !deadline.IsCancellationRequested; i++)
+        {
+            await journal.AppendAsync(new JournalEntry(1, Payload(i, 64), Lazy: true));
+        }
+        Assert.True(journal.Stats.Flushes > flushesBefore, "lazy appends arriving back to back were never flushed");
+    }
+
+    [Fact]
+    public async Task Closing_the_journal_flushes_lazy_appends()
+    {
+        using var dir = new TempDirectory();
+        var options = Options(dir.Path, segmentSize: 1 << 20);
+        var faults = new FaultInjectingFileSystem(PhysicalFileSystem.Instance);
+        long lazyPosition;
+        await using (var journal = await OpenAsync(options, faults))
+        {
+            lazyPosition = await journal.AppendAsync(new JournalEntry(1, Payload(1), Lazy: true));
+        }
+        faults.DiscardUnflushedWrites(); // power loss after a clean close
+        var recovered = (await RecoverAsync(options)).Select(r => r.Position).ToList();
+        Assert.Contains(lazyPosition, recovered);
+    }
+
+    [Fact]
     public async Task A_failed_flush_stops_the_journal_and_fails_every_pending_and_later_append()
     {
         using var dir = new TempDirectory();
