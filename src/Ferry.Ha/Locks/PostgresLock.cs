@@ -42,6 +42,7 @@ public sealed partial class PostgresLock : IBrokerLock
     private NpgsqlConnection? _connection;
     private Task? _keepAlive;
     private long _epoch;
+    private int _disposed;
 
     public PostgresLock(PostgresLockOptions options, string brokerName, TimeProvider time, ILogger logger)
     {
@@ -125,7 +126,7 @@ public sealed partial class PostgresLock : IBrokerLock
     {
         await using var tx = await _connection!.BeginTransactionAsync(cancellationToken);
         await using var command = new NpgsqlCommand($"""
-            SELECT pg_advisory_xact_lock(hashtext('{LockTable}'));
+            SELECT pg_advisory_xact_lock(hashtext('{LockTable} schema'));
             CREATE TABLE IF NOT EXISTS {LockTable} (
                 id int PRIMARY KEY CHECK (id = 1),
                 epoch bigint NOT NULL,
@@ -311,6 +312,10 @@ public sealed partial class PostgresLock : IBrokerLock
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stopping.CancelAsync();
         if (_keepAlive is not null)
         {

@@ -38,7 +38,19 @@ public sealed partial class PostgresPersistenceAdapter
                 try
                 {
                     connection ??= await _dataSource.OpenConnectionAsync(token);
-                    await WriteGroupAsync(connection, group, token);
+                    try
+                    {
+                        await WriteGroupAsync(connection, group, token);
+                    }
+                    catch (Exception ex) when (connection.FullState.HasFlag(System.Data.ConnectionState.Broken) || ex is PostgresException { SqlState: "57P01" })
+                    {
+                        // The session died (e.g. ended by the database) before the commit was seen: try once on a
+                        // new one. Replaying is safe: adds skip existing ids, removals and acks are idempotent.
+                        await DisposeQuietlyAsync(connection);
+                        connection = null;
+                        connection = await _dataSource.OpenConnectionAsync(token);
+                        await WriteGroupAsync(connection, group, token);
+                    }
                     Complete(group);
                 }
                 catch (PostgresException ex) when (ex.SqlState == PostgresSchema.FencedSqlState)

@@ -63,7 +63,14 @@ public sealed partial class PostgresPersistenceAdapter : IPersistenceAdapter
             tidy.BatchCommands.Add(new($"DELETE FROM {_schema.Messages} m WHERE m.is_topic AND NOT EXISTS (SELECT 1 FROM {_schema.PendingAcks} a WHERE a.seq = m.seq)"));
             await using (tidy)
             {
-                await ExecuteFencedAsync(tidy, cancellationToken);
+                try
+                {
+                    await ExecuteFencedAsync(tidy, cancellationToken);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresSchema.FencedSqlState)
+                {
+                    throw new IOException("this broker is fenced off: " + ex.MessageText, ex);
+                }
             }
             await tx.CommitAsync(cancellationToken);
         }
