@@ -3,7 +3,10 @@
 // batch: journalDiskSyncStrategy=always, KahaDB's default), so persistent sends are as durable as Ferry's.
 // No JMX, no scheduler, no advisory support; OpenWire on tcp://127.0.0.1:<port> (0 = a free port).
 // Prints "READY tcp://127.0.0.1:<port>" once started; stops when killed (SIGTERM) or after <maxSeconds>.
-// Usage: java -cp "$BROKER_CP" ActiveMQBenchBroker.java <dataDir> [port] [maxSeconds]
+// Usage: java -cp "$BROKER_CP" ActiveMQBenchBroker.java <dataDir> [port] [maxSeconds] [jdbcUrl]
+// With a jdbcUrl (PostgreSQL) the store is ActiveMQ's JDBC adapter with its default locker instead
+// (JDBC master/slave: a slave blocks on the lock row); the classpath then needs activemq-jdbc-store.jar
+// and postgresql.jar.
 // BROKER_CP: see bench/compare-clients.
 import java.io.File;
 import org.apache.activemq.broker.BrokerService;
@@ -22,16 +25,25 @@ public class ActiveMQBenchBroker {
         broker.setUseShutdownHook(true);
         broker.setSchedulerSupport(false);
         broker.setDataDirectoryFile(dataDir);
-        KahaDBPersistenceAdapter kaha = new KahaDBPersistenceAdapter();
-        kaha.setDirectory(new File(dataDir, "kahadb"));
-        kaha.setJournalDiskSyncStrategy("always"); // the default (fsync every journal write batch); stated for the reader
-        broker.setPersistenceAdapter(kaha);
+        String sync = "";
+        if (args.length > 3) {
+            org.postgresql.ds.PGSimpleDataSource dataSource = new org.postgresql.ds.PGSimpleDataSource();
+            dataSource.setUrl(args[3]);
+            org.apache.activemq.store.jdbc.JDBCPersistenceAdapter jdbc = new org.apache.activemq.store.jdbc.JDBCPersistenceAdapter();
+            jdbc.setDataSource(dataSource);
+            broker.setPersistenceAdapter(jdbc);
+        } else {
+            KahaDBPersistenceAdapter kaha = new KahaDBPersistenceAdapter();
+            kaha.setDirectory(new File(dataDir, "kahadb"));
+            kaha.setJournalDiskSyncStrategy("always"); // the default (fsync every journal write batch); stated for the reader
+            broker.setPersistenceAdapter(kaha);
+            sync = " journalDiskSyncStrategy=" + kaha.getJournalDiskSyncStrategy();
+        }
         TransportConnector tc = broker.addConnector("tcp://127.0.0.1:" + port);
         broker.start();
         broker.waitUntilStarted();
         int actualPort = tc.getServer().getSocketAddress().getPort();
-        System.out.println("READY tcp://127.0.0.1:" + actualPort + " store=" + broker.getPersistenceAdapter()
-            + " journalDiskSyncStrategy=" + kaha.getJournalDiskSyncStrategy());
+        System.out.println("READY tcp://127.0.0.1:" + actualPort + " store=" + broker.getPersistenceAdapter() + sync);
         System.out.flush();
         Thread.sleep(maxSeconds * 1000);
         System.out.println("broker lifetime of " + maxSeconds + " s reached, stopping");
