@@ -3,10 +3,13 @@
 // batch: journalDiskSyncStrategy=always, KahaDB's default), so persistent sends are as durable as Ferry's.
 // No JMX, no scheduler, no advisory support; OpenWire on tcp://127.0.0.1:<port> (0 = a free port).
 // Prints "READY tcp://127.0.0.1:<port>" once started; stops when killed (SIGTERM) or after <maxSeconds>.
-// Usage: java -cp "$BROKER_CP" ActiveMQBenchBroker.java <dataDir> [port] [maxSeconds] [stompPort] [memoryLimitBytes]
-// BROKER_CP: see bench/compare-clients. With stompPort (>= 0; 0 = a free port; needs activemq-stomp.jar on the
-// class path) it also listens for STOMP and prints "STOMP stomp://127.0.0.1:<port>". memoryLimitBytes sets the
+// Usage: java -cp "$BROKER_CP" ActiveMQBenchBroker.java <dataDir> [port] [maxSeconds] [stompPort] [memoryLimitBytes] [jdbcUrl]
+// BROKER_CP: see bench/compare-clients. With stompPort (>= 0; 0 = a free port; -1 = none; needs activemq-stomp.jar on the
+// class path) it also listens for STOMP and prints "STOMP stomp://127.0.0.1:<port>". memoryLimitBytes (-1 = default) sets the
 // broker's memory usage limit (systemUsage memoryUsage), as Ferry's MemoryLimit.
+// With a jdbcUrl (PostgreSQL) the store is ActiveMQ's JDBC adapter with its default locker instead
+// (JDBC master/slave: a slave blocks on the lock row); the classpath then needs activemq-jdbc-store.jar
+// and postgresql.jar.
 import java.io.File;
 import org.apache.activemq.broker.BrokerService;
 import org.apache.activemq.broker.TransportConnector;
@@ -26,10 +29,20 @@ public class ActiveMQBenchBroker {
         broker.setUseShutdownHook(true);
         broker.setSchedulerSupport(false);
         broker.setDataDirectoryFile(dataDir);
-        KahaDBPersistenceAdapter kaha = new KahaDBPersistenceAdapter();
-        kaha.setDirectory(new File(dataDir, "kahadb"));
-        kaha.setJournalDiskSyncStrategy("always"); // the default (fsync every journal write batch); stated for the reader
-        broker.setPersistenceAdapter(kaha);
+        String sync = "";
+        if (args.length > 5) {
+            org.postgresql.ds.PGSimpleDataSource dataSource = new org.postgresql.ds.PGSimpleDataSource();
+            dataSource.setUrl(args[5]);
+            org.apache.activemq.store.jdbc.JDBCPersistenceAdapter jdbc = new org.apache.activemq.store.jdbc.JDBCPersistenceAdapter();
+            jdbc.setDataSource(dataSource);
+            broker.setPersistenceAdapter(jdbc);
+        } else {
+            KahaDBPersistenceAdapter kaha = new KahaDBPersistenceAdapter();
+            kaha.setDirectory(new File(dataDir, "kahadb"));
+            kaha.setJournalDiskSyncStrategy("always"); // the default (fsync every journal write batch); stated for the reader
+            broker.setPersistenceAdapter(kaha);
+            sync = " journalDiskSyncStrategy=" + kaha.getJournalDiskSyncStrategy();
+        }
         if (memoryLimit > 0) {
             broker.getSystemUsage().getMemoryUsage().setLimit(memoryLimit);
         }
@@ -38,8 +51,7 @@ public class ActiveMQBenchBroker {
         broker.start();
         broker.waitUntilStarted();
         int actualPort = tc.getServer().getSocketAddress().getPort();
-        System.out.println("READY tcp://127.0.0.1:" + actualPort + " store=" + broker.getPersistenceAdapter()
-            + " journalDiskSyncStrategy=" + kaha.getJournalDiskSyncStrategy());
+        System.out.println("READY tcp://127.0.0.1:" + actualPort + " store=" + broker.getPersistenceAdapter() + sync);
         if (stomp != null) {
             System.out.println("STOMP stomp://127.0.0.1:" + stomp.getServer().getSocketAddress().getPort());
         }

@@ -20,6 +20,21 @@ public sealed class BrokerOptions
     /// <summary>The embedded journal's settings.</summary>
     public JournalSettings Journal { get; set; } = new();
 
+    /// <summary>Where persistent messages go: "journal" (default, under <see cref="DataDirectory"/>) or "postgres" (<see cref="Postgres"/>).</summary>
+    public string PersistenceAdapter { get; set; } = "journal";
+
+    /// <summary>The PostgreSQL store's and lock's settings (persistenceAdapter "postgres").</summary>
+    public PostgresSettings Postgres { get; set; } = new();
+
+    /// <summary>
+    /// Who may serve (shared-storage master/slave): "shared-directory" (a lock file in the data directory, the
+    /// default with the journal) or "postgres" (a lock and lease in the database, the default with the PostgreSQL store).
+    /// </summary>
+    public string? Locker { get; set; }
+
+    /// <summary>The locker in effect: <see cref="Locker"/>, or the one that fits the persistence adapter.</summary>
+    public string EffectiveLocker => Locker ?? (PersistenceAdapter == "postgres" ? "postgres" : "shared-directory");
+
     /// <summary>Bytes of messages the broker holds in memory before producers are slowed (64 MiB).</summary>
     public long MemoryLimit { get; set; } = 64L * 1024 * 1024;
 
@@ -114,6 +129,27 @@ public sealed class BrokerOptions
             throw new ArgumentException("expireMessagesPeriod must be positive");
         }
         Journal.Validate();
+        if (PersistenceAdapter is not ("journal" or "postgres"))
+        {
+            throw new ArgumentException($"persistenceAdapter must be 'journal' or 'postgres', not '{PersistenceAdapter}'");
+        }
+        if (EffectiveLocker is not ("shared-directory" or "postgres"))
+        {
+            throw new ArgumentException($"locker must be 'shared-directory' or 'postgres', not '{Locker}'");
+        }
+        if (PersistenceAdapter == "postgres" || EffectiveLocker == "postgres")
+        {
+            Postgres.Validate();
+        }
+        // The store's fence reads the lock's epoch in the same database: the two go together.
+        if (PersistenceAdapter == "postgres" && Persistent && EffectiveLocker != "postgres")
+        {
+            throw new ArgumentException("persistenceAdapter 'postgres' needs locker 'postgres' (the store's writes are fenced by the lock's epoch in the database)");
+        }
+        if (EffectiveLocker == "postgres" && (PersistenceAdapter != "postgres" || !Persistent))
+        {
+            throw new ArgumentException("locker 'postgres' goes with persistenceAdapter 'postgres'");
+        }
         foreach (var policy in DestinationPolicies)
         {
             policy.Validate();
@@ -141,6 +177,37 @@ public sealed class JournalSettings
             throw new ArgumentException($"journal.syncPolicy must be 'always' or 'never', not '{SyncPolicy}'");
         }
     }
+}
+
+/// <summary>Where the PostgreSQL store and lock live.</summary>
+public sealed partial class PostgresSettings
+{
+    /// <summary>An Npgsql connection string, e.g. <c>Host=db;Port=5432;Username=ferry;Password=…;Database=ferry</c>.</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Prepended to every table name, so several brokers can share one database.</summary>
+    public string TablePrefix { get; set; } = "ferry_";
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new ArgumentException("postgres.connectionString is required with persistenceAdapter 'postgres'");
+        }
+        ValidateTablePrefix(TablePrefix);
+    }
+
+    /// <summary>Table names are spliced into SQL, so the prefix is held to a plain identifier.</summary>
+    public static void ValidateTablePrefix(string prefix)
+    {
+        if (!TablePrefixPattern().IsMatch(prefix))
+        {
+            throw new ArgumentException($"postgres.tablePrefix '{prefix}' must be lower-case letters, digits and '_', start with a letter or '_', at most 40 characters");
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z_][a-z0-9_]{0,39}$")]
+    private static partial System.Text.RegularExpressions.Regex TablePrefixPattern();
 }
 
 /// <summary>Settings for the destinations matching <see cref="Destination"/> (e.g. <c>queue://orders.&gt;</c>).</summary>

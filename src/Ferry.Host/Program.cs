@@ -1,13 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Ferry.Broker;
-using Ferry.Broker.Clustering;
-using Ferry.Broker.Storage;
-using Ferry.Ha.Locks;
 using Ferry.Host;
-using Ferry.Store.IO;
-using Ferry.Store.Journal;
-using Ferry.Store.Memory;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -137,15 +131,8 @@ namespace Ferry.Host
             }
 
             Directory.CreateDirectory(options.DataDirectory);
-            // Shared-storage master/slave: whoever holds the data directory's lock serves; the others wait.
-            await using var brokerLock = new SharedDirectoryLock(options.DataDirectory, options.BrokerName,
-                new SharedDirectoryLockOptions
-                {
-                    LockAcquireSleepInterval = TimeSpan.FromMilliseconds(options.LockAcquireSleepInterval),
-                    LockKeepAlivePeriod = TimeSpan.FromMilliseconds(options.LockKeepAlivePeriod),
-                    LeaseDuration = TimeSpan.FromMilliseconds(options.LockLeaseDuration),
-                },
-                TimeProvider.System, loggerFactory.CreateLogger("Ferry.Ha"));
+            // Shared-storage master/slave: whoever holds the lock (data directory or database) serves; the others wait.
+            await using var brokerLock = Persistence.CreateLock(options, loggerFactory);
             try
             {
                 await brokerLock.AcquireAsync(stop.Token);
@@ -159,7 +146,7 @@ namespace Ferry.Host
             BrokerService? broker = null;
             try
             {
-                broker = new BrokerService(options, loggerFactory, CreateStore(options, loggerFactory, brokerLock));
+                broker = new BrokerService(options, loggerFactory, Persistence.CreateStore(options, loggerFactory, brokerLock));
                 await broker.StartAsync(stop.Token);
             }
             catch (SocketException ex)
@@ -171,7 +158,7 @@ namespace Ferry.Host
                 }
                 return 1;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or OperationCanceledException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or OperationCanceledException or System.Data.Common.DbException)
             {
                 logger.LogCritical("Cannot start broker {Name}: {Reason}", options.BrokerName, ex.Message);
                 if (broker is not null)
@@ -193,19 +180,5 @@ namespace Ferry.Host
             await broker.DisposeAsync();
             return 0;
         }
-
-        private static IPersistenceAdapter CreateStore(BrokerOptions options, ILoggerFactory loggerFactory, IBrokerLock brokerLock) => options.Persistent
-            ? new JournalPersistenceAdapter(
-                new JournalOptions
-                {
-                    Directory = Path.Combine(options.DataDirectory, "journal"),
-                    SegmentSize = options.Journal.SegmentSize,
-                    SyncPolicy = options.Journal.SyncPolicy == "never" ? JournalSyncPolicy.Never : JournalSyncPolicy.Always,
-                    // A master that lost its lock (a newer epoch took over) must not write another byte.
-                    WriteFence = brokerLock.CheckFence,
-                },
-                PhysicalFileSystem.Instance,
-                loggerFactory.CreateLogger("Ferry.Store.Journal"))
-            : new MemoryPersistenceAdapter();
     }
 }

@@ -5,8 +5,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Ferry.Ha.Locks;
 
-/// <summary>How a shared-directory lock behaves (ActiveMQ's option names where it has them).</summary>
-public sealed record SharedDirectoryLockOptions
+/// <summary>A lock's timings (ActiveMQ's option names), shared by every kind of broker lock.</summary>
+public abstract record LockTimings
 {
     /// <summary>A slave retries this often (ActiveMQ's lockAcquireSleepInterval; 500 ms: a dead master is replaced within half a second).</summary>
     public TimeSpan LockAcquireSleepInterval { get; init; } = TimeSpan.FromMilliseconds(500);
@@ -17,6 +17,9 @@ public sealed record SharedDirectoryLockOptions
     /// <summary>A lease not renewed for this long lets a slave take over from a master that is alive but stuck (3 s).</summary>
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(3);
 }
+
+/// <summary>How a shared-directory lock behaves.</summary>
+public sealed record SharedDirectoryLockOptions : LockTimings;
 
 /// <summary>
 /// Master/slave on a shared directory, with fencing.

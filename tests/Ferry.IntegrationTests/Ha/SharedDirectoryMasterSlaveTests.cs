@@ -8,7 +8,7 @@ namespace Ferry.IntegrationTests.Ha;
 
 /// <summary>
 /// Shared-storage master/slave on one data directory: a master and two slaves (real processes),
-/// the master killed with SIGKILL while the Java client produces through failover; a slave takes
+/// the master killed with SIGKILL while the Java client and Ferry.Client run on failover URIs; a slave takes
 /// over the same journal and every acknowledged send is delivered.
 /// </summary>
 public sealed class SharedDirectoryMasterSlaveTests(ITestOutputHelper output)
@@ -17,73 +17,12 @@ public sealed class SharedDirectoryMasterSlaveTests(ITestOutputHelper output)
     public async Task A_slave_takes_over_when_the_master_is_killed_and_no_acknowledged_message_is_lost()
     {
         string data = Directory.CreateTempSubdirectory("ferry-ha-").FullName;
-        var brokers = new List<BrokerProcess>();
         try
         {
-            int[] ports = [FreePort.Pick(), FreePort.Pick(), FreePort.Pick()];
-            var master = await BrokerProcess.StartOnAsync(ports[0], data);
-            brokers.Add(master);
-            for (int i = 1; i < 3; i++)
-            {
-                var slave = BrokerProcess.Launch(["--bind", $"tcp://127.0.0.1:{ports[i]}"], data);
-                brokers.Add(slave);
-                await slave.WaitForLogAsync("Broker is a slave", TimeSpan.FromSeconds(30));
-            }
-            Assert.All(brokers.Skip(1), s => Assert.DoesNotContain(s.Lines, l => l.Contains("listening on", StringComparison.Ordinal)));
-
-            const int messages = 400;
-            string queue = "ha." + Guid.NewGuid().ToString("N");
-            string url = $"failover:(tcp://127.0.0.1:{ports[0]},tcp://127.0.0.1:{ports[1]},tcp://127.0.0.1:{ports[2]})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=500&maxReconnectAttempts=200";
-            var sent = new ConcurrentQueue<(int Index, long Ticks)>();
-            using var producer = await JavaInterop.StartDurabilityAsync(url, "produce", line =>
-            {
-                if (line.StartsWith("SENT ", StringComparison.Ordinal))
-                {
-                    sent.Enqueue((int.Parse(line[5..], CultureInfo.InvariantCulture), Stopwatch.GetTimestamp()));
-                }
-            }, queue, messages.ToString(CultureInfo.InvariantCulture));
-
-            await WaitFor.ConditionAsync(() => sent.Count >= messages / 3, TimeSpan.FromSeconds(90), "sends before the kill");
-            long killedAt = Stopwatch.GetTimestamp();
-            master.Kill();
-            await master.WaitForExitAsync(TimeSpan.FromSeconds(10));
-
-            var takenOver = await Task.WhenAny(brokers.Skip(1).Select(async s =>
-            {
-                await s.WaitForLogAsync("listening on", TimeSpan.FromSeconds(60));
-                return s;
-            }));
-            var newMaster = await takenOver;
-            await newMaster.WaitUntilListeningAsync(TimeSpan.FromSeconds(5));
-            double takeover = Stopwatch.GetElapsedTime(killedAt).TotalMilliseconds;
-
-            using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
-            {
-                await producer.WaitForExitAsync(cts.Token);
-            }
-            Assert.Equal(0, producer.ExitCode);
-            var stamps = sent.OrderBy(s => s.Ticks).Select(s => s.Ticks).ToList();
-            double longestStall = stamps.Zip(stamps.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a, b).TotalMilliseconds).Max();
-            output.WriteLine($"takeover: new master listening {takeover:F0} ms after SIGKILL; longest producer stall {longestStall:F0} ms");
-
-            var (code, text) = await JavaInterop.RunDurabilityAsync(newMaster.Uri, "drain", queue);
-            Assert.True(code == 0, text);
-            var received = text.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("RECV crash-", StringComparison.Ordinal))
-                .Select(l => int.Parse(l["RECV crash-".Length..], CultureInfo.InvariantCulture)).ToList();
-            Assert.Equal(received.Count, received.Distinct().Count());
-            var missing = sent.Select(s => s.Index).Except(received).ToList();
-            Assert.True(missing.Count == 0, "acknowledged but lost: " + string.Join(",", missing));
-            Assert.Contains(newMaster.Lines, l => l.Contains("Broker is the master", StringComparison.Ordinal));
-            var stillSlave = brokers.Skip(1).Single(b => b != newMaster);
-            Assert.DoesNotContain(stillSlave.Lines, l => l.Contains("listening on", StringComparison.Ordinal));
-            newMaster.AssertNoErrors();
+            await MasterSlaveScenario.RunAsync(output, (_, port) => BrokerProcess.Launch(["--bind", $"tcp://127.0.0.1:{port}"], data));
         }
         finally
         {
-            foreach (var broker in brokers)
-            {
-                await broker.DisposeAsync();
-            }
             Directory.Delete(data, recursive: true);
         }
     }
@@ -119,15 +58,28 @@ public sealed class SplitBrainTests(ITestOutputHelper output)
         string data = Directory.CreateTempSubdirectory("ferry-split-").FullName;
         string config = Path.Combine(Directory.CreateTempSubdirectory("ferry-split-config-").FullName, "broker.json");
         await File.WriteAllTextAsync(config, """{ "LockAcquireSleepInterval": 200, "LockKeepAlivePeriod": 500, "LockLeaseDuration": 2000 }""");
+        try
+        {
+            await RunAsync(output, port => BrokerProcess.Launch(["--bind", $"tcp://127.0.0.1:{port}", "--config", config], data), "expired without renewal");
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <summary>The split-brain scenario for any store: <paramref name="launch"/> starts a broker of the pair on a port.</summary>
+    internal static async Task RunAsync(ITestOutputHelper output, Func<int, BrokerProcess> launch, string takeoverLog)
+    {
         BrokerProcess? master = null;
         BrokerProcess? slave = null;
         try
         {
-            master = await BrokerProcess.StartOnAsync(FreePort.Pick(), data, "--config", config);
+            master = launch(FreePort.Pick());
+            await master.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
             int slavePort = FreePort.Pick();
-            slave = BrokerProcess.Launch(["--bind", $"tcp://127.0.0.1:{slavePort}", "--config", config], data);
+            slave = launch(slavePort);
             await slave.WaitForLogAsync("Broker is a slave", TimeSpan.FromSeconds(30));
-
             var queue = Ferry.Protocol.OpenWire.Commands.Destination.Queue("split." + Guid.NewGuid().ToString("N"));
             await using var onOldMaster = await OpenWireTestClient.ConnectAsync("127.0.0.1", master.Port);
             var oldProducer = await onOldMaster.AddProducerAsync(queue);
@@ -137,7 +89,7 @@ public sealed class SplitBrainTests(ITestOutputHelper output)
             master.Pause();
             await slave.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
             output.WriteLine($"slave serving {System.Diagnostics.Stopwatch.GetElapsedTime(frozenAt).TotalMilliseconds:F0} ms after the master froze (lease 2000 ms)");
-            Assert.Contains(slave.Lines, l => l.Contains("expired without renewal", StringComparison.Ordinal));
+            Assert.Contains(slave.Lines, l => l.Contains(takeoverLog, StringComparison.Ordinal));
 
             await using (var onNewMaster = await OpenWireTestClient.ConnectAsync("127.0.0.1", slave.Port))
             {
@@ -200,7 +152,6 @@ public sealed class SplitBrainTests(ITestOutputHelper output)
             {
                 await slave.DisposeAsync();
             }
-            Directory.Delete(data, recursive: true);
         }
     }
 
