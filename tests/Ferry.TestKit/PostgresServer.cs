@@ -3,14 +3,14 @@ using System.Diagnostics;
 namespace Ferry.TestKit;
 
 /// <summary>
-/// The PostgreSQL server the tests use: the one named by FERRY_TEST_POSTGRES (scripts/test starts a
+/// The PostgreSQL server the tests use: the one named by FERRYTEST_POSTGRES (scripts/test starts a
 /// private cluster and sets it), or else a private cluster started here with scripts/start-postgres
 /// and stopped when the test process exits. If neither works the tests fail with the reason.
 /// Each test takes its own table prefix, so tests never see each other's rows.
 /// </summary>
 public static class PostgresServer
 {
-    public const string Variable = "FERRY_TEST_POSTGRES";
+    public const string Variable = "FERRYTEST_POSTGRES";
 
     private static readonly Lazy<string> Server = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
     private static int _prefixes;

@@ -15,7 +15,7 @@ namespace Ferry.IntegrationTests.Ha;
 /// </summary>
 internal static class MasterSlaveScenario
 {
-    private const int JavaMessages = 400;
+    private const int JavaMessages = 1000;
     private const int ClientMessages = 300;
 
     /// <summary><paramref name="launch"/> starts broker <c>i</c> (0 = the first master) on the given port.</summary>
@@ -52,9 +52,11 @@ internal static class MasterSlaveScenario
             var client = new FerryClientRun($"failover:({hosts})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=500", "ha.client." + Guid.NewGuid().ToString("N"));
             await client.StartAsync(stop.Token);
 
-            await WaitFor.ConditionAsync(() => sent.Count >= JavaMessages / 3 && client.Returned.Count >= ClientMessages / 3, TimeSpan.FromSeconds(90), "sends before the kill");
+            // Kill while both producers are well under way and far from done, so both send across the takeover.
+            await WaitFor.ConditionAsync(() => sent.Count >= 50 && client.Returned.Count >= 50, TimeSpan.FromSeconds(90), "sends before the kill");
             long killedAt = Stopwatch.GetTimestamp();
             master.Kill();
+            int javaSentAtKill = sent.Count, clientSentAtKill = client.Returned.Count;
             await master.WaitForExitAsync(TimeSpan.FromSeconds(10));
 
             var newMaster = await await Task.WhenAny(brokers.Skip(1).Select(async s =>
@@ -70,6 +72,8 @@ internal static class MasterSlaveScenario
             await client.FinishAsync();
             var stamps = sent.OrderBy(s => s.Ticks).Select(s => s.Ticks).ToList();
             double javaStall = stamps.Zip(stamps.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a, b).TotalMilliseconds).Max();
+            Assert.True(javaSentAtKill < JavaMessages && clientSentAtKill < ClientMessages,
+                $"a producer had finished before the kill (Java {javaSentAtKill}/{JavaMessages}, Ferry.Client {clientSentAtKill}/{ClientMessages}): the stall would measure nothing");
             output.WriteLine($"takeover: new master listening {takeover:F0} ms after SIGKILL; longest producer stall: Java client {javaStall:F0} ms, Ferry.Client {client.LongestStall.TotalMilliseconds:F0} ms");
 
             var (code, text) = await JavaInterop.RunDurabilityAsync(newMaster.Uri, "drain", queue);
