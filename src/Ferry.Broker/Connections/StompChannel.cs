@@ -115,6 +115,7 @@ public sealed partial class StompChannel : ICommandChannel
                 {
                     await HandleFrameAsync(frame!, onCommand);
                 }
+                RefuseUnknownCommand(buffer);
             }
             finally
             {
@@ -132,6 +133,27 @@ public sealed partial class StompChannel : ICommandChannel
                 }
                 _output.SetCloseReason("peer closed the connection");
                 return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Fails at once when the frame still being received has an unknown command (an HTTP request,
+    /// say), instead of waiting for a NUL that may never come.
+    /// </summary>
+    private static void RefuseUnknownCommand(ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        while (reader.TryPeek(out byte b) && (b == (byte)'\n' || b == (byte)'\r' || b == 0))
+        {
+            reader.Advance(1);
+        }
+        if (reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n') && line.Length <= 1024)
+        {
+            string command = System.Text.Encoding.UTF8.GetString(line.ToArray()).Trim();
+            if (!command.StartsWith("CONNECT", StringComparison.Ordinal) && !command.StartsWith("STOMP", StringComparison.Ordinal) && !IsKnown(command))
+            {
+                throw new ProtocolException("Unknown STOMP action: " + command);
             }
         }
     }
