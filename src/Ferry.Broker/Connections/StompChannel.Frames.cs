@@ -248,7 +248,8 @@ public sealed partial class StompChannel
             Destination = destination,
             Browser = browser,
             DispatchAsync = true,
-            Selector = frame[StompHeaders.Selector],
+            // As ActiveMQ: STOMP properties are strings, so let them compare as numbers.
+            Selector = frame[StompHeaders.Selector] is { Length: > 0 } selector ? Selectors.MessageSelector.ConvertStringExpressionsPrefix + selector : null,
             SubscriptionName = durableName,
             PrefetchSize = browser ? 500 : destination.IsQueue ? 1000 : durableName is not null ? 100 : 32767,
         };

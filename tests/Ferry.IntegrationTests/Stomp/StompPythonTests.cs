@@ -21,6 +21,7 @@ public sealed class StompPythonTests(StompBroker broker, ITestOutputHelper outpu
     [InlineData("unexpected_ack")]
     [InlineData("nack")]
     [InlineData("selector")]
+    [InlineData("selector_numeric")]
     [InlineData("transactions")]
     [InlineData("receipts")]
     [InlineData("durable")]

@@ -263,6 +263,19 @@ def scenario_selector():
     conn.disconnect()
 
 
+def scenario_selector_numeric():
+    # STOMP properties are strings; ActiveMQ still compares them as numbers in a selector.
+    conn, l = connect()
+    dest = queue_name("seln")
+    conn.subscribe(dest, id="s", ack="auto", headers={"selector": "n > 5"})
+    for n in (3, 7, 5, 12):
+        conn.send(dest, f"n{n}", headers={"n": str(n)})
+    got = [text(m) for m in l.take(2)]
+    check(got == ["n7", "n12"], f"selected {got}")
+    l.none_within(1.0, "a message the selector excludes")
+    conn.disconnect()
+
+
 def scenario_transactions():
     conn, l = connect()
     dest = queue_name("tx")
