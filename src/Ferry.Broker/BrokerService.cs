@@ -240,6 +240,11 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         }
         LogStopping(_logger, BrokerName);
         _expiryTimer?.Dispose();
+        // WebSocket clients first: Kestrel stops accepting only once its open requests have ended.
+        foreach (var connection in _connections.Keys.Where(c => c.Connector?.StompOptions?.IsWebSocket == true))
+        {
+            connection.CloseForShutdown();
+        }
         // Stop accepting first, then close connections (each sends the client a ConnectionError).
         foreach (var connector in _connectors)
         {

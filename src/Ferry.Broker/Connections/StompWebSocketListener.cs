@@ -37,6 +37,8 @@ internal sealed partial class StompWebSocketListener : IAsyncDisposable
         _broker = broker;
         _connector = connector;
         _logger = loggerFactory.CreateLogger("Ferry.Broker.WebSocket");
+        // Kestrel reports every connection's life at information level; the broker logs its own.
+        loggerFactory = new WarningsOnly(loggerFactory);
         _services = new ServiceCollection().AddSingleton(loggerFactory).BuildServiceProvider();
         var kestrel = new KestrelServerOptions
         {
@@ -106,6 +108,26 @@ internal sealed partial class StompWebSocketListener : IAsyncDisposable
         public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
         public Task ProcessRequestAsync(HttpContext context) => pipeline(context);
         public void DisposeContext(HttpContext context, Exception? exception) { }
+    }
+
+    private sealed class WarningsOnly(ILoggerFactory inner) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(inner.CreateLogger(categoryName));
+        public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
+        public void Dispose() { }
+
+        private sealed class Logger(ILogger inner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => inner.BeginScope(state);
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning && inner.IsEnabled(logLevel);
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel))
+                {
+                    inner.Log(logLevel, eventId, state, exception, formatter);
+                }
+            }
+        }
     }
 
     [LoggerMessage(EventId = 120, Level = LogLevel.Warning, Message = "Refusing WebSocket from {Remote}: none of its subprotocols ({Requested}) is STOMP")]

@@ -115,6 +115,10 @@ internal sealed class WebSocketConnection : Protocol.Transport.IDuplexConnection
 
     public void Abort()
     {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
         _socket.Abort();
         _aborted.Cancel();
     }
