@@ -15,6 +15,7 @@ public sealed class StompPythonTests(StompBroker broker, ITestOutputHelper outpu
     [Theory]
     [InlineData("versions")]
     [InlineData("text_and_bytes")]
+    [InlineData("topic")]
     [InlineData("ack_auto")]
     [InlineData("ack_client")]
     [InlineData("ack_client_individual")]

@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 J=/usr/share/java
 CP=$(ls $J/activemq-broker.jar $J/activemq-client.jar $J/activemq-stomp.jar $J/geronimo-jms_1.1_spec.jar \
   $J/geronimo-j2ee-management-1.1-spec.jar $J/hawtbuf.jar $J/slf4j-api.jar $J/slf4j-nop.jar 2>/dev/null | paste -sd: -)
-SCENARIOS=${*:-versions text_and_bytes ack_auto ack_client ack_client_individual unexpected_ack nack selector selector_numeric transactions receipts durable temp_queue heartbeats silent_client_dropped prefetch exclusive}
+SCENARIOS=${*:-versions text_and_bytes topic ack_auto ack_client ack_client_individual unexpected_ack nack selector selector_numeric transactions receipts durable temp_queue heartbeats silent_client_dropped prefetch exclusive}
 WORK=$(mktemp -d)
 BROKER_PID=
 cleanup() {

@@ -128,6 +128,28 @@ def scenario_versions():
         print(f"version {version} ok", flush=True)
 
 
+def scenario_topic():
+    # Every subscriber of a topic gets each message, whatever its ack mode; wildcards match.
+    topic = f"/topic/py.topic.{RUN}"
+    a, al = connect()
+    a.subscribe(topic, id="a", ack="auto", headers={"receipt": "ra"})
+    al.receipt("ra")
+    b, bl = connect("1.1")
+    b.subscribe(f"/topic/py.topic.>", id="b", ack="client", headers={"receipt": "rb", "selector": f"run = '{RUN}'"})
+    bl.receipt("rb")
+    for i in range(20):
+        a.send(topic, f"t{i}", headers={"run": RUN})
+    got_a = [text(m) for m in al.take(20, "topic messages on the auto subscriber")]
+    got_b = bl.take(20, "topic messages on the wildcard client subscriber")
+    check(got_a == [f"t{i}" for i in range(20)], f"auto subscriber got {got_a}")
+    check([text(m) for m in got_b] == got_a, f"wildcard subscriber got {[text(m) for m in got_b]}")
+    check(all(m.headers.get("destination") == topic for m in got_b), f"destination {got_b[0].headers}")
+    b.ack(got_b[-1].headers["message-id"], "b", receipt="acked")
+    bl.receipt("acked")
+    a.disconnect()
+    b.disconnect()
+
+
 def scenario_text_and_bytes():
     # Without content-length: a TextMessage (no content-length back); with it: a BytesMessage.
     plain, pl = connect(auto_content_length=False)
