@@ -18,6 +18,8 @@ public sealed partial class StompChannel
     private readonly Dictionary<string, StompTransaction> _transactions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Destination> _tempByName = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Destination, string> _tempNames = new();
+    // Commands the engine refused (noted by Send as the ExceptionResponse is queued, read by the read loop).
+    private readonly ConcurrentDictionary<int, bool> _refused = new();
     private Func<DataStructure, ValueTask> _onCommand = _ => ValueTask.CompletedTask;
     private bool _connected;
     private ConnectionId _connectionId = new("");
@@ -45,6 +47,7 @@ public sealed partial class StompChannel
     private async ValueTask HandleFrameAsync(StompFrame frame, Func<DataStructure, ValueTask> onCommand)
     {
         _onCommand = onCommand;
+        _refused.Clear(); // only the current frame's refusals matter
         string? receipt = frame[StompHeaders.Receipt];
         try
         {
@@ -122,11 +125,12 @@ public sealed partial class StompChannel
         || command.StartsWith("DISCONNECT", StringComparison.Ordinal);
 
     /// <summary>Hands a command to the connection; with a receipt, the engine's answer becomes RECEIPT (or ERROR).</summary>
-    private ValueTask SubmitAsync(Command command, string? receipt, StompFrame? onSuccess = null)
+    /// <param name="answerAlways">Ask for a response even without a receipt, so a refusal is an ExceptionResponse (<see cref="_refused"/>).</param>
+    private ValueTask SubmitAsync(Command command, string? receipt, StompFrame? onSuccess = null, bool answerAlways = false)
     {
         command.CommandId = Interlocked.Increment(ref _nextCommandId);
         onSuccess ??= receipt is null ? null : ReceiptFrame(receipt);
-        if (onSuccess is not null)
+        if (onSuccess is not null || answerAlways)
         {
             command.ResponseRequired = true;
             _pendingReplies[command.CommandId] = new PendingReply(receipt, onSuccess);
@@ -270,7 +274,14 @@ public sealed partial class StompChannel
         {
             info.PrefetchSize = 0;
         }
-        await SubmitAsync(info, receipt);
+        // Always answered, so a refused SUBSCRIBE (bad selector, durable in use) is known here and forgotten.
+        await SubmitAsync(info, receipt, answerAlways: true);
+        if (_refused.TryRemove(info.CommandId, out _))
+        {
+            _subscriptionsById.Remove(key);
+            _subscriptions.TryRemove(consumerId, out _);
+            return;
+        }
         if (IsClosed)
         {
             return;
@@ -348,9 +359,10 @@ public sealed partial class StompChannel
         {
             throw new StompRefusal("No subscription matched.");
         }
+        // Forget it first: MESSAGE frames still queued for it are dropped, and the engine requeues them.
         _subscriptionsById.Remove(subscription.Id ?? subscription.ConsumerId.ToString());
-        await SubmitAsync(new RemoveInfo { ObjectId = subscription.ConsumerId, LastDeliveredSequenceId = -2 }, receipt);
         _subscriptions.TryRemove(subscription.ConsumerId, out _);
+        await SubmitAsync(new RemoveInfo { ObjectId = subscription.ConsumerId, LastDeliveredSequenceId = -2 }, receipt);
     }
 
     private async ValueTask OnAckAsync(StompFrame frame, string? receipt, bool nack)

@@ -186,7 +186,14 @@ public sealed partial class StompChannel : ICommandChannel
     }
 
     /// <summary>Queues a command (MessageDispatch, Response, ...) to become a frame; never blocks.</summary>
-    public bool Send(DataStructure command) => _output.Enqueue(command);
+    public bool Send(DataStructure command)
+    {
+        if (command is ExceptionResponse refusal)
+        {
+            _refused[refusal.CorrelationId] = true;
+        }
+        return _output.Enqueue(command);
+    }
 
     private static long EstimateSize(object item) => item switch
     {

@@ -80,6 +80,21 @@ public sealed class StompBadFrameTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_refused_subscribe_is_forgotten_so_its_id_can_be_used_again()
+    {
+        await using var client = await RawStomp.ConnectAsync(_port);
+        await client.SendAsync("SUBSCRIBE\nid:s\ndestination:/queue/stomp-bad.sel\nselector:color = = 'red'\nreceipt:bad\n\n\0");
+        string error = await client.ReadUntilAsync("receipt-id:bad");
+        Assert.Contains("ERROR\n", error, StringComparison.Ordinal);
+        await client.SendAsync("SUBSCRIBE\nid:s\ndestination:/queue/stomp-bad.sel\nselector:color = 'red'\nreceipt:good\n\n\0");
+        await client.ReadUntilAsync("receipt-id:good");
+        await client.SendAsync("SEND\ndestination:/queue/stomp-bad.sel\ncolor:red\n\nselected\0");
+        var message = await client.ReadFrameAsync();
+        Assert.Equal("s", message["subscription"]);
+        _broker.AssertNoErrors();
+    }
+
+    [Fact]
     public async Task Frames_before_connect_are_refused_with_not_connected()
     {
         await using var client = await RawStomp.ConnectAsync(_port, connect: false);
