@@ -96,6 +96,12 @@ def connect(version="1.2", client_id=None, heartbeats=(0, 0), auto_content_lengt
     return conn, listener
 
 
+def disconnect_and_wait(conn, listener):
+    # stomp.py does not wait for the DISCONNECT receipt; a client id is free again only after it.
+    conn.disconnect(receipt="bye")
+    listener.receipt("bye")
+
+
 def queue_name(tag):
     return f"/queue/py.{tag}.{RUN}"
 
@@ -358,7 +364,7 @@ def scenario_durable():
     conn, l = connect(client_id=client)
     conn.subscribe(topic, id="d", ack="client", headers=dict(sub_headers, receipt="subscribed"))
     l.receipt("subscribed")
-    conn.disconnect()
+    disconnect_and_wait(conn, l)
     producer, _ = connect()
     for i in range(3):
         producer.send(topic, f"while-away-{i}", headers={"persistent": "true"})
@@ -373,7 +379,7 @@ def scenario_durable():
     l.receipt("closed")
     conn.unsubscribe("d", headers=dict(sub_headers, receipt="removed"))
     l.receipt("removed")
-    conn.disconnect()
+    disconnect_and_wait(conn, l)
 
 
 def scenario_temp_queue():
