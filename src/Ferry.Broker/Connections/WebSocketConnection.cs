@@ -115,12 +115,15 @@ internal sealed class WebSocketConnection : Protocol.Transport.IDuplexConnection
 
     public void Abort()
     {
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            return;
-        }
-        _socket.Abort();
         _aborted.Cancel();
+        try
+        {
+            _socket.Abort();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The request already ended and disposed the socket.
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -141,6 +144,7 @@ internal sealed class WebSocketConnection : Protocol.Transport.IDuplexConnection
         }
         _aborted.Cancel();
         await _receiving;
-        _aborted.Dispose();
+        // _aborted is not disposed: Abort may run on a timer thread at any moment, and a
+        // CancellationTokenSource without a timeout holds nothing that needs disposing.
     }
 }

@@ -19,7 +19,7 @@ public sealed partial class ChannelOutput<T> where T : class
     private readonly ILogger _logger;
     private readonly Func<T, long> _estimateSize;
     private readonly Channel<T> _queue = Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CancellationTokenSource _closing = new();
+    private readonly CancellationTokenSource _closing = new(); // never disposed, see DisposeAsync
     private Task _writer = Task.CompletedTask;
     private long _pendingBytes;
     private string? _closeReason;
@@ -153,10 +153,10 @@ public sealed partial class ChannelOutput<T> where T : class
         {
             LogAborted(_logger, _connection.RemoteAddress, reason);
             _queue.Writer.TryComplete();
+            _closing.Cancel();
             // Release a write loop parked on back-pressure from a peer that stopped reading.
             _connection.Output.CancelPendingFlush();
             _connection.Abort();
-            _closing.Cancel();
         }
     }
 
@@ -181,7 +181,8 @@ public sealed partial class ChannelOutput<T> where T : class
         _closing.Cancel();
         await CompleteAsync();
         await _connection.DisposeAsync();
-        _closing.Dispose();
+        // _closing is not disposed: a timer (heart-beat, inactivity) may still be aborting on another
+        // thread, and a CancellationTokenSource without a timeout holds nothing that needs disposing.
     }
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Aborting connection from {Remote}: {Reason}")]

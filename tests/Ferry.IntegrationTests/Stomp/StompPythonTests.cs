@@ -35,16 +35,23 @@ public sealed class StompPythonTests(StompBroker broker, ITestOutputHelper outpu
     {
         var (code, text) = await JavaInterop.RunAsync("/usr/bin/python3", [Script, "127.0.0.1", broker.StompPort.ToString(System.Globalization.CultureInfo.InvariantCulture), scenario], TimeSpan.FromSeconds(90));
         output.WriteLine(text);
-        Assert.True(code == 0, $"stomp.py scenario {scenario} exited {code}:\n{text}");
+        Assert.True(code == 0, $"stomp.py scenario {scenario} exited {code}:\n{text}\nbroker (exited: {broker.Process.HasExited}):\n{string.Join('\n', broker.Process.Lines.TakeLast(40))}");
         Assert.Contains("PASS " + scenario, text, StringComparison.Ordinal);
         broker.Process.AssertNoErrors();
     }
 
     [Fact]
-    public async Task A_silent_client_is_dropped_and_the_reason_logged()
+    public async Task Silent_clients_are_dropped_the_reason_logged_and_the_broker_survives()
     {
-        var (code, text) = await JavaInterop.RunAsync("/usr/bin/python3", [Script, "127.0.0.1", broker.StompPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "silent_client_dropped"], TimeSpan.FromSeconds(60));
-        Assert.True(code == 0, text);
+        // Several at once: a heart-beat timeout racing the connection's own clean-up once crashed the process.
+        string port = broker.StompPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var runs = Enumerable.Range(0, 4).Select(_ => JavaInterop.RunAsync("/usr/bin/python3", [Script, "127.0.0.1", port, "silent_client_dropped"], TimeSpan.FromSeconds(60))).ToList();
+        foreach (var (code, text) in await Task.WhenAll(runs))
+        {
+            Assert.True(code == 0, text);
+        }
         await broker.Process.WaitForLogAsync("no heart-beat or frame from the client", TimeSpan.FromSeconds(10));
+        Assert.False(broker.Process.HasExited, string.Join('\n', broker.Process.Lines.TakeLast(40)));
+        broker.Process.AssertNoErrors();
     }
 }
