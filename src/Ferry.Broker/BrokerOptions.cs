@@ -106,7 +106,7 @@ public sealed class BrokerOptions
         }
         foreach (var connector in TransportConnectors)
         {
-            Ferry.Protocol.Transport.TcpTransportOptions.Parse(connector.Uri);
+            Connections.TransportConnector.Validate(connector.Uri);
         }
         if (TopicSubscriberMaxPending <= 0)
         {

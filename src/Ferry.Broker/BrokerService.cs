@@ -5,6 +5,7 @@ using Ferry.Broker.Destinations;
 using Ferry.Broker.Storage;
 using Ferry.Protocol.OpenWire;
 using Ferry.Protocol.OpenWire.Commands;
+using Ferry.Protocol.Stomp;
 using Ferry.Protocol.Transport;
 using Microsoft.Extensions.Logging;
 
@@ -80,8 +81,8 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var connector = new TransportConnector(config, this, _loggerFactory.CreateLogger("Ferry.Broker.Connector"));
-                connector.Start();
                 _connectors.Add(connector);
+                await connector.StartAsync(cancellationToken);
             }
         }
         catch
@@ -183,15 +184,28 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
 
     private DestinationPolicy? PolicyFor(Destination destination) => Options.DestinationPolicies.Find(p => p.Applies(destination));
 
-    /// <summary>Serves one accepted connection until it ends (tests pass in-memory connections here).</summary>
+    /// <summary>Serves one accepted OpenWire connection until it ends (tests pass in-memory connections here).</summary>
     public Task Serve(IDuplexConnection transport, TransportConnector? connector, WireFormatOptions? wireFormat = null)
     {
-        var connection = new OpenWireConnection(this, transport, connector, wireFormat ?? connector?.Options.WireFormat ?? new WireFormatOptions(),
-            new OpenWireChannelOptions
-            {
-                MaxPendingOutputBytes = Options.MaxPendingOutputBytesPerConnection,
-                HandshakeTimeout = connector?.Options.ConnectionTimeout ?? TimeSpan.FromSeconds(30),
-            });
+        var options = new OpenWireChannelOptions
+        {
+            MaxPendingOutputBytes = Options.MaxPendingOutputBytesPerConnection,
+            HandshakeTimeout = connector?.Options?.ConnectionTimeout ?? TimeSpan.FromSeconds(30),
+        };
+        var format = wireFormat ?? connector?.Options?.WireFormat ?? new WireFormatOptions();
+        return Serve(new OpenWireConnection(this, connector, (_, logger) => new OpenWireChannel(transport, format, options, Time, logger)));
+    }
+
+    /// <summary>Serves one accepted STOMP connection (TCP or WebSocket) until it ends.</summary>
+    public Task ServeStomp(IDuplexConnection transport, TransportConnector? connector, StompTransportOptions? stompOptions = null)
+    {
+        var options = stompOptions ?? connector?.StompOptions ?? StompTransportOptions.Default;
+        return Serve(new OpenWireConnection(this, connector, (connection, logger) =>
+            new StompChannel(transport, options, Options.MaxPendingOutputBytesPerConnection, Time, logger, connection.AcknowledgeFromProtocol)));
+    }
+
+    private Task Serve(OpenWireConnection connection)
+    {
         var task = RunConnectionAsync(connection);
         _connections[connection] = task;
         return task;
@@ -226,6 +240,11 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         }
         LogStopping(_logger, BrokerName);
         _expiryTimer?.Dispose();
+        // WebSocket clients first: Kestrel stops accepting only once its open requests have ended.
+        foreach (var connection in _connections.Keys.Where(c => c.Connector?.StompOptions?.IsWebSocket == true))
+        {
+            connection.CloseForShutdown();
+        }
         // Stop accepting first, then close connections (each sends the client a ConnectionError).
         foreach (var connector in _connectors)
         {

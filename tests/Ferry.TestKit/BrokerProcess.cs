@@ -173,6 +173,28 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Where the connector of this scheme listens (stomp, ws, ...), read from the broker's log.</summary>
+    public string ListeningUri(string scheme)
+    {
+        string prefix = "listening on " + scheme + "://";
+        foreach (var line in Lines)
+        {
+            int at = line.IndexOf(prefix, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                return line[(at + "listening on ".Length)..].Split(' ')[0];
+            }
+        }
+        throw new InvalidOperationException($"the broker logged no {scheme}:// connector:\n" + string.Join('\n', Lines));
+    }
+
+    /// <summary>The port of the connector of this scheme.</summary>
+    public int PortOf(string scheme)
+    {
+        string uri = ListeningUri(scheme);
+        return int.Parse(uri[(uri.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [GeneratedRegex(@"listening on ((?:tcp|nio)://\S+)")]
     private static partial Regex ListeningPattern();
 }

@@ -23,7 +23,8 @@ public static class JavaInterop
         }
         string output = Directory.CreateTempSubdirectory("ferry-java-").FullName;
         var (code, text) = await RunAsync("javac", ["-cp", ClassPath, "-d", output,
-            Path.Combine(SourceDirectory, "FerryInterop.java"), Path.Combine(SourceDirectory, "FerryDurability.java")], TimeSpan.FromMinutes(2));
+            Path.Combine(SourceDirectory, "FerryInterop.java"), Path.Combine(SourceDirectory, "FerryDurability.java"),
+            Path.Combine(SourceDirectory, "StompInterop.java")], TimeSpan.FromMinutes(2));
         if (code != 0)
         {
             throw new InvalidOperationException("javac failed:\n" + text);
@@ -36,6 +37,13 @@ public static class JavaInterop
     {
         string classes = await Compiled.Value;
         return await RunAsync("java", ["-cp", classes + ":" + ClassPath, "FerryInterop", brokerUrl, scenario], timeout ?? TimeSpan.FromSeconds(90));
+    }
+
+    /// <summary>Runs the StompInterop driver (the Java side of STOMP/OpenWire exchanges).</summary>
+    public static async Task<(int ExitCode, string Output)> RunStompInteropAsync(string brokerUrl, params string[] arguments)
+    {
+        string classes = await Compiled.Value;
+        return await RunAsync("java", ["-cp", classes + ":" + ClassPath, "StompInterop", brokerUrl, .. arguments], TimeSpan.FromSeconds(90));
     }
 
     /// <summary>Runs a FerryDurability scenario (with its extra arguments).</summary>

@@ -139,6 +139,27 @@ public sealed partial class OpenWireConnection
         }
     }
 
+    /// <summary>
+    /// An acknowledgement the protocol layer makes itself, outside the read loop: STOMP auto-ack, just
+    /// before a MESSAGE frame is written. Only non-transacted acks, which touch nothing of this
+    /// connection but the (concurrent) consumer map and the destination, under its own lock.
+    /// </summary>
+    internal void AcknowledgeFromProtocol(MessageAck ack)
+    {
+        if (ack.TransactionId is not null)
+        {
+            throw new InvalidOperationException("transacted acks must go through the read loop");
+        }
+        try
+        {
+            OnAck(ack);
+        }
+        catch (BrokerException)
+        {
+            // The consumer closed meanwhile and its messages went back to the queue: nothing to ack.
+        }
+    }
+
     private void OnPull(MessagePull pull)
     {
         RequireConnected();

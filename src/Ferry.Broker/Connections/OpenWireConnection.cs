@@ -18,7 +18,7 @@ namespace Ferry.Broker.Connections;
 public sealed partial class OpenWireConnection : IConsumerEndpoint
 {
     private readonly BrokerService _broker;
-    private readonly OpenWireChannel _channel;
+    private readonly ICommandChannel _channel;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ConsumerId, ConsumerState> _consumers = new();
     private readonly ConcurrentDictionary<ProducerId, ProducerInfo> _producers = new();
@@ -30,12 +30,13 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
     private Task _parkedSends = Task.CompletedTask;
     private bool _cleanedUp;
 
-    internal OpenWireConnection(BrokerService broker, IDuplexConnection transport, TransportConnector? connector, WireFormatOptions wireFormat, OpenWireChannelOptions channelOptions)
+    /// <param name="createChannel">Makes the protocol channel (OpenWire, or STOMP translated to OpenWire commands).</param>
+    internal OpenWireConnection(BrokerService broker, TransportConnector? connector, Func<OpenWireConnection, ILogger, ICommandChannel> createChannel)
     {
         _broker = broker;
         Connector = connector;
         _logger = broker.LoggerFactory.CreateLogger("Ferry.Broker.Connection");
-        _channel = new OpenWireChannel(transport, wireFormat, channelOptions, broker.Time, _logger);
+        _channel = createChannel(this, _logger);
     }
 
     public TransportConnector? Connector { get; }
@@ -85,7 +86,7 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
                 BrokerUrl = Connector?.BoundUri ?? _broker.BrokerUrl,
                 BrokerName = _broker.BrokerName,
                 // With cluster updates on, ActiveMQ sends the (here empty) list of peer brokers.
-                PeerBrokerInfos = Connector?.Options.UpdateClusterClients == true ? [] : null,
+                PeerBrokerInfos = Connector?.Options?.UpdateClusterClients == true ? [] : null,
             });
             return;
         }

@@ -1,13 +1,15 @@
 using System.Net;
 using System.Net.Sockets;
+using Ferry.Protocol.Stomp;
 using Ferry.Protocol.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Broker.Connections;
 
 /// <summary>
-/// Listens on one <c>tcp://</c> or <c>nio://</c> address (both are the same asynchronous
-/// implementation) and hands each accepted socket to the broker.
+/// Listens on one address and hands each accepted client to the broker. The scheme picks the
+/// protocol: <c>tcp://</c> and <c>nio://</c> OpenWire, <c>stomp://</c> and <c>stomp+nio://</c> STOMP
+/// (each pair is the same asynchronous implementation), <c>ws://</c> STOMP over WebSocket (Kestrel).
 /// </summary>
 public sealed partial class TransportConnector : IAsyncDisposable
 {
@@ -16,17 +18,50 @@ public sealed partial class TransportConnector : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Socket? _listener;
     private Task _acceptLoop = Task.CompletedTask;
+    private StompWebSocketListener? _webSocket;
 
     public TransportConnector(TransportConnectorOptions config, BrokerService broker, ILogger logger)
     {
         Name = config.Name;
-        Options = TcpTransportOptions.Parse(config.Uri);
+        var uri = TransportUri.Parse(config.Uri);
+        if (StompTransportOptions.Schemes.Contains(uri.Scheme))
+        {
+            StompOptions = StompTransportOptions.From(uri);
+        }
+        else
+        {
+            Options = TcpTransportOptions.From(uri);
+        }
         _broker = broker;
         _logger = logger;
     }
 
+    /// <summary>Checks a connector URI (scheme and options) without binding anything.</summary>
+    public static void Validate(string uri)
+    {
+        var parsed = TransportUri.Parse(uri);
+        if (StompTransportOptions.Schemes.Contains(parsed.Scheme))
+        {
+            StompTransportOptions.From(parsed);
+        }
+        else
+        {
+            TcpTransportOptions.From(parsed);
+        }
+    }
+
     public string Name { get; }
-    public TcpTransportOptions Options { get; }
+
+    /// <summary>OpenWire options; null for a STOMP connector.</summary>
+    public TcpTransportOptions? Options { get; }
+
+    /// <summary>STOMP options; null for an OpenWire connector.</summary>
+    public StompTransportOptions? StompOptions { get; }
+
+    private string Scheme => Options?.Scheme ?? StompOptions!.Scheme;
+    private string Host => Options?.Host ?? StompOptions!.Host;
+    private int Port => Options?.Port ?? StompOptions!.Port;
+    private int MaximumConnections => Options?.MaximumConnections ?? StompOptions!.MaximumConnections;
 
     /// <summary>The address clients use, with the real port when port 0 was asked for.</summary>
     public string BoundUri { get; private set; } = "";
@@ -34,9 +69,21 @@ public sealed partial class TransportConnector : IAsyncDisposable
     public int ActiveConnections => _broker.ConnectionCountOn(this);
 
     /// <summary>Binds and starts accepting. Throws if the address cannot be bound (e.g. port in use).</summary>
-    public void Start()
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var endpoint = new IPEndPoint(Resolve(Options.Host), Options.Port);
+        if (StompOptions is { IsWebSocket: true } ws)
+        {
+            _webSocket = new StompWebSocketListener(ws, _broker, this, _broker.LoggerFactory);
+            BoundUri = await _webSocket.StartAsync(new IPEndPoint(Resolve(ws.Host), ws.Port), cancellationToken);
+            LogListening(_logger, Name, BoundUri);
+            return;
+        }
+        Start();
+    }
+
+    private void Start()
+    {
+        var endpoint = new IPEndPoint(Resolve(Host), Port);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -51,12 +98,12 @@ public sealed partial class TransportConnector : IAsyncDisposable
         _listener = socket;
         var bound = (IPEndPoint)socket.LocalEndPoint!;
         string host = bound.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{bound.Address}]" : bound.Address.ToString();
-        BoundUri = $"{Options.Scheme}://{host}:{bound.Port}";
+        BoundUri = $"{Scheme}://{host}:{bound.Port}";
         LogListening(_logger, Name, BoundUri);
         _acceptLoop = AcceptLoopAsync(_stop.Token);
     }
 
-    private static IPAddress Resolve(string host) => host switch
+    internal static IPAddress Resolve(string host) => host switch
     {
         "0.0.0.0" => IPAddress.Any,
         "localhost" => IPAddress.Loopback,
@@ -87,19 +134,35 @@ public sealed partial class TransportConnector : IAsyncDisposable
                 LogAcceptFailed(_logger, Name, ex.Message);
                 continue;
             }
-            if (ActiveConnections >= Options.MaximumConnections)
+            if (!Admit(accepted.RemoteEndPoint?.ToString()))
             {
-                LogRefused(_logger, accepted.RemoteEndPoint?.ToString() ?? "?", Options.MaximumConnections);
                 accepted.Dispose();
                 continue;
             }
-            _ = _broker.Serve(new TcpConnection(accepted, Options.WireFormat.TcpNoDelayEnabled), this);
+            _ = Options is { } openWire
+                ? _broker.Serve(new TcpConnection(accepted, openWire.WireFormat.TcpNoDelayEnabled), this)
+                : _broker.ServeStomp(new TcpConnection(accepted), this);
         }
+    }
+
+    /// <summary>Whether one more client may connect (maximumConnections).</summary>
+    internal bool Admit(string? remote)
+    {
+        if (ActiveConnections < MaximumConnections)
+        {
+            return true;
+        }
+        LogRefused(_logger, remote ?? "?", MaximumConnections);
+        return false;
     }
 
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        if (_webSocket is not null)
+        {
+            await _webSocket.DisposeAsync();
+        }
         _listener?.Dispose();
         await _acceptLoop;
         _stop.Dispose();

@@ -119,6 +119,10 @@ internal sealed class EqualityExpression : ConditionExpression
         {
             return Tri.Unknown;
         }
+        if (context.ConvertStringExpressions)
+        {
+            (left, right) = (left.AsNumberAgainst(right), right.AsNumberAgainst(left));
+        }
         return SelectorValue.AreEqual(left, right) != _notEqual ? Tri.True : Tri.False;
     }
 
@@ -146,7 +150,12 @@ internal sealed class RelationalExpression : ConditionExpression
         {
             return Tri.Unknown;
         }
-        return SelectorValue.Compare(left, _right.Evaluate(context), _op);
+        var right = _right.Evaluate(context);
+        if (context.ConvertStringExpressions)
+        {
+            (left, right) = (left.AsNumberAgainst(right), right.AsNumberAgainst(left));
+        }
+        return SelectorValue.Compare(left, right, _op);
     }
 
     public override string ToString() => $"({_left} {Symbol(_op)} {_right})";

@@ -12,13 +12,20 @@ namespace Ferry.Broker.Selectors;
 /// </summary>
 public sealed class MessageSelector
 {
+    /// <summary>The prefix ActiveMQ's STOMP layer puts before a subscription's selector (see <see cref="ConvertStringExpressions"/>).</summary>
+    public const string ConvertStringExpressionsPrefix = "convert_string_expressions:";
+
     private readonly SelectorExpression _root;
 
-    private MessageSelector(string text, SelectorExpression root)
+    private MessageSelector(string text, SelectorExpression root, bool convertStringExpressions)
     {
         Text = text;
         _root = root;
+        ConvertStringExpressions = convertStringExpressions;
     }
+
+    /// <summary>Strings compared with numbers are read as numbers (STOMP subscriptions, as ActiveMQ).</summary>
+    public bool ConvertStringExpressions { get; }
 
     /// <summary>The selector as the client wrote it.</summary>
     public string Text { get; }
@@ -34,7 +41,8 @@ public sealed class MessageSelector
     public static MessageSelector Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return new MessageSelector(text, SelectorParser.Parse(text));
+        bool convert = text.StartsWith(ConvertStringExpressionsPrefix, StringComparison.Ordinal);
+        return new MessageSelector(text, SelectorParser.Parse(convert ? text[ConvertStringExpressionsPrefix.Length..] : text), convert);
     }
 
     /// <summary>
@@ -45,6 +53,7 @@ public sealed class MessageSelector
     {
         ArgumentNullException.ThrowIfNull(message);
         var context = MessageSelectorContext.Rent(message);
+        context.ConvertStringExpressions = ConvertStringExpressions;
         try
         {
             return _root.EvaluateCondition(context) == Tri.True;

@@ -15,6 +15,12 @@ internal interface ISelectorContext
 
     /// <summary>An application property as its Java-typed value, or null when the message has none by that name.</summary>
     object? GetProperty(string name);
+
+    /// <summary>
+    /// ActiveMQ's <c>convert_string_expressions:</c> mode (STOMP subscriptions): a string compared
+    /// with a number is read as a number, since STOMP can only send string properties.
+    /// </summary>
+    bool ConvertStringExpressions => false;
 }
 
 /// <summary>
@@ -41,6 +47,8 @@ internal sealed class MessageSelectorContext : ISelectorContext
 
     public Message Message => _message ?? throw new InvalidOperationException("selector context used outside an evaluation");
 
+    public bool ConvertStringExpressions { get; set; }
+
     /// <summary>This thread's context, set up for one evaluation; give it back with <see cref="Return"/>.</summary>
     public static MessageSelectorContext Rent(Message message)
     {
@@ -62,6 +70,7 @@ internal sealed class MessageSelectorContext : ISelectorContext
         context._properties = null;
         context._decoded = false;
         context._inUse = false;
+        context.ConvertStringExpressions = false;
     }
 
     /// <exception cref="ProtocolException">The message's property bytes are malformed.</exception>

@@ -88,6 +88,26 @@ internal readonly struct SelectorValue
     public string StringValue => (string)_reference!;
     public object? OtherValue => _reference;
 
+    /// <summary>
+    /// For ActiveMQ's convert_string_expressions mode: a string facing a number becomes a number when
+    /// it parses as one (exact if it can be); anything else is returned unchanged.
+    /// </summary>
+    public SelectorValue AsNumberAgainst(in SelectorValue other)
+    {
+        if (Kind != ValueKind.String || !other.IsNumeric)
+        {
+            return this;
+        }
+        string text = StringValue.Trim();
+        if (long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long exact))
+        {
+            return FromExact(exact);
+        }
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double approximate)
+            ? FromApproximate(approximate)
+            : this;
+    }
+
     public static SelectorValue FromBoolean(bool value) => value ? True : False;
     public static SelectorValue FromExact(long value) => new(ValueKind.Exact, value, null);
     public static SelectorValue FromApproximate(double value) => new(ValueKind.Approximate, BitConverter.DoubleToInt64Bits(value), null);

@@ -23,7 +23,7 @@ public sealed record OpenWireChannelOptions
 /// WireFormatInfo exchange and negotiation, framing, a read loop handing commands to a callback
 /// in order, a write loop that batches queued commands into few socket writes, and keep-alives.
 /// </summary>
-public sealed partial class OpenWireChannel : IAsyncDisposable
+public sealed partial class OpenWireChannel : ICommandChannel
 {
     private readonly IDuplexConnection _connection;
     private readonly WireFormatOptions _local;
@@ -31,12 +31,8 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly OpenWireFormat _format;
-    private readonly Channel<DataStructure> _outbound = Channel.CreateUnbounded<DataStructure>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CancellationTokenSource _closing = new();
+    private readonly ChannelOutput<DataStructure> _output;
     private InactivityMonitor? _monitor;
-    private Task _writer = Task.CompletedTask;
-    private long _pendingBytes;
-    private string? _closeReason;
     private int _disposed;
 
     public OpenWireChannel(IDuplexConnection connection, WireFormatOptions local, OpenWireChannelOptions options, TimeProvider time, ILogger logger)
@@ -47,13 +43,17 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
         _time = time;
         _logger = logger;
         _format = new OpenWireFormat(local.MaxFrameSize);
+        _output = new ChannelOutput<DataStructure>(connection, options.MaxPendingOutputBytes, options.FlushThresholdBytes, time, logger, EstimateSize)
+        {
+            Flushed = () => _monitor?.MarkWritten(),
+        };
     }
 
     public string RemoteAddress => _connection.RemoteAddress;
     public NegotiatedWireFormat? WireFormat { get; private set; }
     public WireFormatInfo? RemoteWireFormat { get; private set; }
     /// <summary>Why the channel closed, once it has.</summary>
-    public string? CloseReason => Volatile.Read(ref _closeReason);
+    public string? CloseReason => _output.CloseReason;
     public bool IsClosed => CloseReason is not null;
 
     /// <summary>
@@ -61,40 +61,20 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
     /// Every decoded command (the peer's WireFormatInfo first, after negotiation) goes to
     /// <paramref name="onCommand"/>, one at a time, in arrival order.
     /// </summary>
-    public async Task RunAsync(Func<DataStructure, ValueTask> onCommand, CancellationToken cancellationToken)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
-        var token = linked.Token;
-        try
+    public Task RunAsync(Func<DataStructure, ValueTask> onCommand, CancellationToken cancellationToken) =>
+        _output.RunAsync(async token =>
         {
             await WriteDirectAsync(WireFormatInfo.From(_local), token);
             await ReadLoopAsync(onCommand, token);
-        }
-        catch (ProtocolException ex)
+        },
+        onProtocolError: ex =>
         {
-            SetCloseReason("protocol error: " + ex.Message);
+            _output.SetCloseReason("protocol error: " + ex.Message);
             LogProtocolError(_logger, RemoteAddress, ex.Message);
             _connection.Abort();
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            SetCloseReason(cancellationToken.IsCancellationRequested ? "shutting down" : "closed");
-        }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
-        {
-            SetCloseReason("transport error: " + ex.Message);
-        }
-        catch (InvalidOperationException) when (IsClosed)
-        {
-            // Disposed while the read loop was between reads: the pipe reader is already completed.
-        }
-        finally
-        {
-            _monitor?.Dispose();
-            _outbound.Writer.TryComplete();
-            await DrainWriterAsync();
-        }
-    }
+        },
+        onEnd: () => _monitor?.Dispose(),
+        cancellationToken);
 
     private async Task ReadLoopAsync(Func<DataStructure, ValueTask> onCommand, CancellationToken token)
     {
@@ -154,7 +134,7 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
                 {
                     throw new ProtocolException($"connection closed inside a frame ({buffer.Length} bytes of an incomplete frame)");
                 }
-                SetCloseReason("peer closed the connection");
+                _output.SetCloseReason("peer closed the connection");
                 return;
             }
         }
@@ -170,7 +150,7 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
         _format.Apply(negotiated);
         RemoteWireFormat = remote;
         WireFormat = negotiated;
-        _writer = Task.Run(WriteLoopAsync);
+        _output.Start((command, output) => _format.Write(command, output));
         if (negotiated.MaxInactivityDuration > 0)
         {
             _monitor = new InactivityMonitor(_time, negotiated.ReadCheckInterval, negotiated.WriteCheckInterval,
@@ -184,20 +164,7 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
     /// Queues a command for the write loop; never blocks. Returns false if the channel is closed.
     /// Output piling up past the limit closes the channel as a slow consumer.
     /// </summary>
-    public bool Send(DataStructure command)
-    {
-        if (IsClosed)
-        {
-            return false;
-        }
-        long size = EstimateSize(command);
-        if (Interlocked.Add(ref _pendingBytes, size) > _options.MaxPendingOutputBytes)
-        {
-            Abort($"slow consumer: more than {_options.MaxPendingOutputBytes} bytes of output pending");
-            return false;
-        }
-        return _outbound.Writer.TryWrite(command);
-    }
+    public bool Send(DataStructure command) => _output.Enqueue(command);
 
     private static long EstimateSize(DataStructure command) => command switch
     {
@@ -206,42 +173,6 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
         _ => 64,
     };
 
-    private async Task WriteLoopAsync()
-    {
-        var output = _connection.Output;
-        var reader = _outbound.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync())
-            {
-                while (reader.TryRead(out var command))
-                {
-                    _format.Write(command, output);
-                    Interlocked.Add(ref _pendingBytes, -EstimateSize(command));
-                    if (output.UnflushedBytes >= _options.FlushThresholdBytes)
-                    {
-                        await FlushAsync(output);
-                    }
-                }
-                await FlushAsync(output);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
-        {
-            Abort("write failed: " + ex.Message);
-        }
-    }
-
-    private async ValueTask FlushAsync(PipeWriter output)
-    {
-        _monitor?.MarkWritten();
-        var flush = await output.FlushAsync();
-        if (flush.IsCompleted || flush.IsCanceled)
-        {
-            throw new IOException(flush.IsCanceled ? "connection aborted" : "peer stopped reading");
-        }
-    }
-
     private async Task WriteDirectAsync(DataStructure command, CancellationToken token)
     {
         _format.Write(command, _connection.Output);
@@ -249,42 +180,10 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
     }
 
     /// <summary>Stops reading, sends what is queued (bounded by a few seconds), then closes.</summary>
-    public void Close(string reason)
-    {
-        if (SetCloseReason(reason))
-        {
-            _outbound.Writer.TryComplete();
-            _closing.Cancel();
-        }
-    }
+    public void Close(string reason) => _output.Close(reason);
 
     /// <summary>Drops the connection without sending what is queued.</summary>
-    public void Abort(string reason)
-    {
-        if (SetCloseReason(reason))
-        {
-            LogAborted(_logger, RemoteAddress, reason);
-            _outbound.Writer.TryComplete();
-            // Release a write loop parked on back-pressure from a peer that stopped reading.
-            _connection.Output.CancelPendingFlush();
-            _connection.Abort();
-            _closing.Cancel();
-        }
-    }
-
-    private bool SetCloseReason(string reason) => Interlocked.CompareExchange(ref _closeReason, reason, null) is null;
-
-    private async Task DrainWriterAsync()
-    {
-        try
-        {
-            await _writer.WaitAsync(TimeSpan.FromSeconds(5), _time);
-        }
-        catch (TimeoutException)
-        {
-            _connection.Abort();
-        }
-    }
+    public void Abort(string reason) => _output.Abort(reason);
 
     public async ValueTask DisposeAsync()
     {
@@ -292,19 +191,12 @@ public sealed partial class OpenWireChannel : IAsyncDisposable
         {
             return;
         }
-        SetCloseReason("disposed");
-        _outbound.Writer.TryComplete();
-        _closing.Cancel();
         _monitor?.Dispose();
-        await DrainWriterAsync();
-        await _connection.DisposeAsync();
+        await _output.DisposeAsync();
         _format.Dispose();
-        _closing.Dispose();
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Reason}")]
     private static partial void LogProtocolError(ILogger logger, string remote, string reason);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Aborting connection from {Remote}: {Reason}")]
-    private static partial void LogAborted(ILogger logger, string remote, string reason);
 }

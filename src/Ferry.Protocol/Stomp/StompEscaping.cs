@@ -104,5 +104,7 @@ public static class StompCommands
     public const string Connected = "CONNECTED";
     public const string Send = "SEND";
     public const string Message = "MESSAGE";
+    public const string Receipt = "RECEIPT";
+    public const string Error = "ERROR";
     public const string ContentLength = "content-length";
 }

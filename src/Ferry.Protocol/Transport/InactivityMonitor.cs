@@ -18,9 +18,13 @@ public sealed class InactivityMonitor : IDisposable
     {
         _onReadTimeout = onReadTimeout;
         _onWriteIdle = onWriteIdle;
+        // Either direction may be off (STOMP heart-beats negotiate each one separately).
         if (readInterval > TimeSpan.Zero)
         {
             _readTimer = time.CreateTimer(_ => CheckRead(), null, initialDelay + readInterval, readInterval);
+        }
+        if (writeInterval > TimeSpan.Zero)
+        {
             _writeTimer = time.CreateTimer(_ => CheckWrite(), null, initialDelay, writeInterval);
         }
     }

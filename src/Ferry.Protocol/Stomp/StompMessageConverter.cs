@@ -1,0 +1,268 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Compression;
+using Ferry.Protocol.OpenWire;
+using Ferry.Protocol.OpenWire.Commands;
+using Ferry.Protocol.OpenWire.Marshalling;
+
+namespace Ferry.Protocol.Stomp;
+
+/// <summary>
+/// STOMP frames to OpenWire messages and back, as ActiveMQ's default (legacy) translator does:
+/// a SEND with <c>content-length</c> is a BytesMessage, without it a TextMessage; standard headers
+/// map to message fields, every other header to a String property; MESSAGE frames carry the fields
+/// as headers and every property as <c>name:String(value)</c>.
+/// </summary>
+public static class StompMessageConverter
+{
+    // Headers that are message fields or frame plumbing, never copied into properties.
+    private static readonly HashSet<string> NotProperties = new(StringComparer.Ordinal)
+    {
+        StompHeaders.Destination, StompHeaders.CorrelationId, StompHeaders.Expires, StompHeaders.Priority, StompHeaders.Type,
+        StompHeaders.Persistent, StompHeaders.Timestamp, StompHeaders.Transaction, StompHeaders.Receipt,
+        StompHeaders.MessageId, StompHeaders.Redelivered, StompHeaders.Subscription, StompHeaders.UserId,
+        "JMSType", "JMSCorrelationID", "JMSPriority", "JMSExpiration", "JMSDeliveryMode", "JMSRedelivered",
+        "JMSReplyTo", "JMSTimestamp", "JMSXGroupID", "JMSXGroupSeq", "JMSXDeliveryCount", "JMSDestination", "JMSMessageID",
+    };
+
+    /// <summary>
+    /// The message a SEND frame makes. <paramref name="replyTo"/> is the converted <c>reply-to</c>,
+    /// or null when it names no destination (then it stays a String property, as ActiveMQ keeps it).
+    /// </summary>
+    /// <exception cref="FormatException">A numeric header that is not a number, or an unknown amq-msg-type.</exception>
+    public static Message ToMessage(StompFrame frame, Destination destination, Destination? replyTo, MessageId messageId, long now)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        string? messageType = frame[StompHeaders.MessageType];
+        bool bytes = messageType switch
+        {
+            null => frame[StompHeaders.ContentLength] is not null,
+            "text" => false,
+            "bytes" => true,
+            _ => throw new FormatException($"Unsupported message type '{messageType}'"),
+        };
+        var message = new Message(bytes ? DataTypes.BytesMessage : DataTypes.TextMessage)
+        {
+            Destination = destination,
+            MessageId = messageId,
+            Timestamp = now,
+            Priority = 4,
+            ReplyTo = replyTo,
+        };
+        if (bytes)
+        {
+            message.Content = frame.Body.ToArray();
+        }
+        else
+        {
+            // The body bytes as they are, behind the text length prefix (UTF-8 and modified UTF-8 agree on BMP text).
+            var content = new byte[4 + frame.Body.Length];
+            BinaryPrimitives.WriteInt32BigEndian(content, frame.Body.Length);
+            frame.Body.Span.CopyTo(content.AsSpan(4));
+            message.Content = content;
+        }
+        var properties = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, value) in frame.Headers)
+        {
+            if (!seen.Add(name))
+            {
+                continue; // the first occurrence of a repeated header wins
+            }
+            switch (name)
+            {
+                case StompHeaders.CorrelationId: message.CorrelationId = value; continue;
+                case StompHeaders.Expires: message.Expiration = ParseLong(name, value); continue;
+                case StompHeaders.Priority: message.Priority = (byte)ParseLong(name, value); continue;
+                case StompHeaders.Type: message.Type = value; continue;
+                case StompHeaders.Persistent: message.Persistent = value == "true"; continue;
+                case StompHeaders.Timestamp: message.Timestamp = ParseLong(name, value); continue;
+                case StompHeaders.ReplyTo when replyTo is not null: continue;
+                case StompHeaders.ContentLength when messageType is null: continue;
+            }
+            if (!NotProperties.Contains(name))
+            {
+                properties[name] = value;
+            }
+        }
+        // The JMS header names override the plain ones (ActiveMQ applies them afterwards).
+        if (frame["JMSType"] is { } jmsType)
+        {
+            message.Type = jmsType;
+        }
+        if (frame["JMSCorrelationID"] is { } jmsCorrelation)
+        {
+            message.CorrelationId = jmsCorrelation;
+        }
+        if (frame["JMSPriority"] is { } jmsPriority)
+        {
+            message.Priority = (byte)ParseLong("JMSPriority", jmsPriority);
+        }
+        if (frame["JMSExpiration"] is { } jmsExpiration)
+        {
+            message.Expiration = ParseLong("JMSExpiration", jmsExpiration);
+        }
+        if (frame["JMSTimestamp"] is { } jmsTimestamp)
+        {
+            message.Timestamp = ParseLong("JMSTimestamp", jmsTimestamp);
+        }
+        if (frame["JMSDeliveryMode"] is { } jmsDeliveryMode)
+        {
+            message.Persistent = jmsDeliveryMode is "2" or "true" or "PERSISTENT";
+        }
+        if (frame["JMSXGroupID"] is { } group)
+        {
+            message.GroupId = group;
+        }
+        if (frame["JMSXGroupSeq"] is { } groupSeq)
+        {
+            message.GroupSequence = (int)ParseLong("JMSXGroupSeq", groupSeq);
+        }
+        if (message.Priority > 9)
+        {
+            message.Priority = 9;
+        }
+        message.MarshalledProperties = properties.Count > 0 ? PrimitiveMap.Encode(properties) : null;
+        return message;
+    }
+
+    private static long ParseLong(string name, string value) =>
+        long.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long v)
+            ? v
+            : throw new FormatException($"Invalid {name} header: {value}");
+
+    /// <summary>How the converter names destinations for this client (its own temporary ones by their STOMP names).</summary>
+    public delegate string DestinationNamer(Destination destination);
+
+    /// <summary>The MESSAGE frame for a dispatched message.</summary>
+    public static StompFrame ToFrame(Message message, DestinationNamer name, string? subscriptionId, string? ackId)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(name);
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (message.Destination is { } destination)
+        {
+            headers[StompHeaders.Destination] = name(destination);
+        }
+        headers[StompHeaders.MessageId] = message.MessageId?.ToString() ?? "";
+        if (subscriptionId is not null)
+        {
+            headers[StompHeaders.Subscription] = subscriptionId;
+        }
+        if (ackId is not null)
+        {
+            headers[StompHeaders.Ack] = ackId;
+        }
+        headers[StompHeaders.Expires] = message.Expiration.ToString(CultureInfo.InvariantCulture);
+        headers[StompHeaders.Priority] = message.Priority.ToString(CultureInfo.InvariantCulture);
+        headers[StompHeaders.Timestamp] = message.Timestamp.ToString(CultureInfo.InvariantCulture);
+        if (message.CorrelationId is { } correlation)
+        {
+            headers[StompHeaders.CorrelationId] = correlation;
+        }
+        if (message.Type is { } type)
+        {
+            headers[StompHeaders.Type] = type;
+        }
+        if (message.ReplyTo is { } replyTo)
+        {
+            headers[StompHeaders.ReplyTo] = name(replyTo);
+        }
+        if (message.Persistent)
+        {
+            headers[StompHeaders.Persistent] = "true";
+        }
+        if (message.RedeliveryCounter > 0)
+        {
+            headers[StompHeaders.Redelivered] = "true";
+        }
+        if (message.UserId is { } user)
+        {
+            headers[StompHeaders.UserId] = user;
+        }
+        if (message.OriginalDestination is { } original)
+        {
+            headers[StompHeaders.OriginalDestination] = name(original);
+        }
+        if (message.GroupId is { } group)
+        {
+            headers["JMSXGroupID"] = group;
+            headers["JMSXGroupSeq"] = message.GroupSequence.ToString(CultureInfo.InvariantCulture);
+        }
+        bool isBytes = message.DataType == DataTypes.BytesMessage;
+        ReadOnlyMemory<byte> body = message.DataType switch
+        {
+            DataTypes.TextMessage => TextBody(message),
+            DataTypes.BytesMessage => Inflate(message),
+            _ => ReadOnlyMemory<byte>.Empty, // Map, Object, Stream and plain messages: empty body, as ActiveMQ
+        };
+        if (message.MarshalledProperties is { Length: > 0 } marshalled && PrimitiveMap.Decode(marshalled) is { } properties)
+        {
+            foreach (var (key, value) in properties)
+            {
+                headers[key] = PropertyText(value);
+            }
+        }
+        if (isBytes)
+        {
+            // Replaced by the real length when written.
+            headers[StompHeaders.ContentLength] = "";
+        }
+        else
+        {
+            headers.Remove(StompHeaders.ContentLength);
+        }
+        return new StompFrame(StompCommands.Message, [.. headers], body);
+    }
+
+    /// <summary>Java's String.valueOf for a property value.</summary>
+    private static string PropertyText(object? value) => value switch
+    {
+        null => "null",
+        bool b => b ? "true" : "false",
+        string s => s,
+        float f => f.ToString("R", CultureInfo.InvariantCulture),
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    private static ReadOnlyMemory<byte> TextBody(Message message)
+    {
+        var content = Inflate(message);
+        if (content.Length < 4)
+        {
+            return ReadOnlyMemory<byte>.Empty; // null text
+        }
+        int length = BinaryPrimitives.ReadInt32BigEndian(content.Span);
+        if (length < 0 || length > content.Length - 4)
+        {
+            throw new ProtocolException($"TextMessage {message.MessageId} has a text length of {length} in {content.Length} content bytes");
+        }
+        var text = content.Slice(4, length);
+        if (message.Compressed)
+        {
+            // Compressed text was modified UTF-8; STOMP clients get standard UTF-8.
+            return System.Text.Encoding.UTF8.GetBytes(ModifiedUtf8.Decode(text.Span));
+        }
+        return text;
+    }
+
+    /// <summary>The content, decompressed if the producer compressed it (ActiveMQ uses zlib deflate).</summary>
+    private static ReadOnlyMemory<byte> Inflate(Message message)
+    {
+        if (message.Content is not { } content)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+        if (!message.Compressed)
+        {
+            return content;
+        }
+        using var input = new MemoryStream(content);
+        using var zlib = new ZLibStream(input, CompressionMode.Decompress);
+        using var output = new MemoryStream();
+        zlib.CopyTo(output);
+        return output.ToArray();
+    }
+}
