@@ -16,7 +16,9 @@ namespace Ferry.IntegrationTests.Ha;
 internal static class MasterSlaveScenario
 {
     private const int JavaMessages = 1000;
-    private const int ClientMessages = 300;
+    private const int ClientMessages = 1000;
+    // Paces both producers (at most ~500 sends/s each) so neither finishes before the kill, on any machine speed.
+    private static readonly TimeSpan PauseBetweenSends = TimeSpan.FromMilliseconds(2);
 
     /// <summary><paramref name="launch"/> starts broker <c>i</c> (0 = the first master) on the given port.</summary>
     public static async Task RunAsync(ITestOutputHelper output, Func<int, int, BrokerProcess> launch)
@@ -46,9 +48,11 @@ internal static class MasterSlaveScenario
                 {
                     sent.Enqueue((int.Parse(line[5..], CultureInfo.InvariantCulture), Stopwatch.GetTimestamp()));
                 }
-            }, queue, JavaMessages.ToString(CultureInfo.InvariantCulture));
+            }, queue, JavaMessages.ToString(CultureInfo.InvariantCulture), PauseBetweenSends.TotalMilliseconds.ToString(CultureInfo.InvariantCulture));
 
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            // The JVM takes a while to start: begin the Ferry.Client run once the Java producer is sending, so both overlap the kill.
+            await WaitFor.ConditionAsync(() => !sent.IsEmpty, TimeSpan.FromSeconds(90), "the Java producer's first send");
             var client = new FerryClientRun($"failover:({hosts})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=500", "ha.client." + Guid.NewGuid().ToString("N"));
             await client.StartAsync(stop.Token);
 
@@ -144,6 +148,7 @@ internal static class MasterSlaveScenario
                             Interlocked.Exchange(ref _longestStall, took);
                         }
                         _returned.Enqueue(i);
+                        await Task.Delay(PauseBetweenSends, token);
                     }
                 }
 #pragma warning disable CA1031 // recorded: the assertion is that there are none

@@ -58,7 +58,7 @@ public class FerryDurability {
                 case "exclusive": exclusive(); break;
                 case "groups": groups(); break;
                 case "flowcontrol": flowControl(Integer.parseInt(rest[0]), Integer.parseInt(rest[1])); break;
-                case "produce": produce(rest[0], Integer.parseInt(rest[1])); break;
+                case "produce": produce(rest[0], Integer.parseInt(rest[1]), rest.length > 2 ? Integer.parseInt(rest[2]) : 0); break;
                 case "drain": drain(rest[0]); break;
                 default: throw new CheckFailed("unknown scenario '" + scenario + "'");
             }
@@ -424,7 +424,8 @@ public class FerryDurability {
     // ---- crash test helpers ----
 
     /** Sync persistent sends; prints "SENT i" once each send has returned. Use a failover: URL. */
-    static void produce(String queue, int count) throws Exception {
+    /** Sends count persistent messages, printing "SENT i" as each send returns; pauseMs between sends paces a run. */
+    static void produce(String queue, int count, int pauseMs) throws Exception {
         Connection c = connect(null);
         Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
         MessageProducer p = s.createProducer(s.createQueue(queue));
@@ -433,6 +434,7 @@ public class FerryDurability {
             p.send(s.createTextMessage("crash-" + i));
             System.out.println("SENT " + i);
             System.out.flush();
+            if (pauseMs > 0) Thread.sleep(pauseMs);
         }
         c.close();
     }
