@@ -24,6 +24,7 @@ public class OpenWireCodecBenchmarks
     private MessageDispatch _dispatch = null!;
     private ReadOnlySequence<byte> _encoded;
     private ReadOnlySequence<byte> _encodedSplit;
+    private ReadOnlySequence<byte> _encodedAck;
 
     [Params(false, true)]
     public bool Tight { get; set; }
@@ -51,6 +52,15 @@ public class OpenWireCodecBenchmarks
         byte[] frame = _encoder.Encode(_dispatch).ToArray();
         _encoded = new ReadOnlySequence<byte>(frame);
         _encodedSplit = Segment.Split(frame, frame.Length / 2);
+        _encodedAck = new ReadOnlySequence<byte>(_encoder.Encode(new MessageAck
+        {
+            Destination = _dispatch.Destination,
+            ConsumerId = _dispatch.ConsumerId,
+            AckType = AckType.Standard,
+            FirstMessageId = _dispatch.Message!.MessageId,
+            LastMessageId = _dispatch.Message.MessageId,
+            MessageCount = 1,
+        }).ToArray());
 
         // Fail fast if the fixture does not survive a round trip: a benchmark of a broken codec is worthless.
         RoundTrips(_encoded);
@@ -98,6 +108,15 @@ public class OpenWireCodecBenchmarks
     public DataStructure? DecodeSplit()
     {
         var buffer = _encodedSplit;
+        _decoder.TryReadFrame(ref buffer, out var command);
+        return command;
+    }
+
+    /// <summary>A consumer's standard ack of one message: what the broker decodes once per delivery.</summary>
+    [Benchmark]
+    public DataStructure? DecodeAck()
+    {
+        var buffer = _encodedAck;
         _decoder.TryReadFrame(ref buffer, out var command);
         return command;
     }

@@ -388,6 +388,8 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     internal static bool MustWaitForSpace(List<BrokerDestination> targets) => targets.Exists(t => t.Usage.IsFull);
 
     /// <summary>Waits (bounded by sendFailIfNoSpaceAfterTimeout) until every target has memory to spare.</summary>
+    private const long BlockedProducerWarningIntervalMs = 30_000;
+
     internal async ValueTask WaitForSpaceAsync(List<BrokerDestination> targets, CancellationToken cancellationToken)
     {
         foreach (var target in targets)
@@ -396,7 +398,14 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             {
                 continue;
             }
-            LogProducerBlocked(_logger, target.Destination.ToString(), target.Usage.Used, Memory.Used);
+            // Once per destination and interval (as ActiveMQ's blockedProducerWarningInterval): a producer
+            // running into the limit waits once per message, and a warning each time cost measurable CPU.
+            long now = Time.GetUtcNow().ToUnixTimeMilliseconds();
+            if (target.LastBlockedWarning is not { } last || now - last >= BlockedProducerWarningIntervalMs)
+            {
+                target.LastBlockedWarning = now;
+                LogProducerBlocked(_logger, target.Destination.ToString(), target.Usage.Used, Memory.Used);
+            }
             var timeout = TimeSpan.FromMilliseconds(Options.SendFailIfNoSpaceAfterTimeout);
             if (!await target.Usage.WaitForSpaceAsync(timeout, Time, cancellationToken))
             {

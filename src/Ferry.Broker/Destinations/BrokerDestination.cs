@@ -27,5 +27,8 @@ public abstract class BrokerDestination
 
     public abstract int ConsumerCount { get; }
 
+    /// <summary>When a blocked producer was last logged for this destination (ms since the epoch).</summary>
+    internal long? LastBlockedWarning { get; set; }
+
     protected long Now => Time.GetUtcNow().ToUnixTimeMilliseconds();
 }

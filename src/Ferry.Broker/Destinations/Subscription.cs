@@ -19,7 +19,7 @@ public interface IConsumerEndpoint
 /// </summary>
 public abstract class Subscription
 {
-    private readonly List<MessageReference> _dispatched = [];
+    private readonly DispatchedList _dispatched = new();
     private int _prefetchExtension;
     private int _pullCredit;
 
@@ -160,7 +160,7 @@ public abstract class Subscription
                     first = lastIndex;
                 }
                 int count = lastIndex - first + 1;
-                removed.AddRange(_dispatched.GetRange(first, count));
+                _dispatched.CopyTo(first, count, removed);
                 _dispatched.RemoveRange(first, count);
                 _prefetchExtension = Math.Max(0, _prefetchExtension - count);
                 return;
@@ -184,7 +184,9 @@ public abstract class Subscription
         }
         int first = ack.FirstMessageId is { } f ? Math.Max(0, IndexOf(f)) : 0;
         first = Math.Min(first, lastIndex);
-        return _dispatched.GetRange(first, lastIndex - first + 1);
+        var covered = new List<MessageReference>(lastIndex - first + 1);
+        _dispatched.CopyTo(first, lastIndex - first + 1, covered);
+        return covered;
     }
 
     /// <summary>Removes exactly these messages (a committed transaction's acks); returns those still present.</summary>
@@ -204,22 +206,12 @@ public abstract class Subscription
     private static BrokerException Uncorrelated(MessageAck ack) =>
         new($"Could not correlate acknowledgment with dispatched message: {ack.LastMessageId}");
 
-    private int IndexOf(MessageId id)
-    {
-        for (int i = 0; i < _dispatched.Count; i++)
-        {
-            if (_dispatched[i].Id.Equals(id))
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
+    private int IndexOf(MessageId id) => _dispatched.IndexOf(id);
 
     /// <summary>Takes back everything dispatched and unacknowledged (the consumer is going away).</summary>
     public List<MessageReference> TakeDispatched()
     {
-        var all = new List<MessageReference>(_dispatched);
+        var all = _dispatched.ToList();
         _dispatched.Clear();
         _prefetchExtension = 0;
         return all;

@@ -14,6 +14,8 @@ internal sealed class LooseReader : FieldVisitor
     private int _depth;
     private MarshalCache? _cache;
     private bool _stackTraces;
+    // Created on the first string, so an idle connection does not pay for it.
+    private RecentStrings? _strings;
 
     public void Reset(ReadOnlyMemory<byte> data, int version, MarshalCache? cache, bool stackTraces)
     {
@@ -52,7 +54,7 @@ internal sealed class LooseReader : FieldVisitor
     {
         bool present = false;
         Bool(ref present);
-        value = present ? ModifiedUtf8.Decode(Take(BinaryPrimitives.ReadUInt16BigEndian(Take(2)))) : null;
+        value = present ? (_strings ??= new()).Get(Take(BinaryPrimitives.ReadUInt16BigEndian(Take(2))), latin1: false) : null;
     }
 
     public override void Bytes(ref byte[]? value)

@@ -19,6 +19,8 @@ internal sealed class TightReader : FieldVisitor
     private int _depth;
     private MarshalCache? _cache;
     private bool _stackTraces;
+    // Created on the first string, so an idle connection does not pay for it.
+    private RecentStrings? _strings;
 
     /// <summary>Positions on a frame body that starts with the BooleanStream.</summary>
     public void Reset(ReadOnlyMemory<byte> body, int version, MarshalCache? cache, bool stackTraces)
@@ -96,11 +98,11 @@ internal sealed class TightReader : FieldVisitor
         {
             // ASCII form: i16 char count, one byte per char.
             int count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
-            value = System.Text.Encoding.Latin1.GetString(Take(count));
+            value = (_strings ??= new()).Get(Take(count), latin1: true);
         }
         else
         {
-            value = ModifiedUtf8.Decode(Take(BinaryPrimitives.ReadUInt16BigEndian(Take(2))));
+            value = (_strings ??= new()).Get(Take(BinaryPrimitives.ReadUInt16BigEndian(Take(2))), latin1: false);
         }
     }
 
