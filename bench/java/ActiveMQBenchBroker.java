@@ -31,11 +31,12 @@ public class ActiveMQBenchBroker {
         broker.setDataDirectoryFile(dataDir);
         String sync = "";
         if (args.length > 5) {
-            org.postgresql.ds.PGSimpleDataSource dataSource = new org.postgresql.ds.PGSimpleDataSource();
-            dataSource.setUrl(args[5]);
-            org.apache.activemq.store.jdbc.JDBCPersistenceAdapter jdbc = new org.apache.activemq.store.jdbc.JDBCPersistenceAdapter();
-            jdbc.setDataSource(dataSource);
-            broker.setPersistenceAdapter(jdbc);
+            // Loaded by name so the KahaDB-only scripts compile and run without the JDBC jars on the class path.
+            Object dataSource = Class.forName("org.postgresql.ds.PGSimpleDataSource").getConstructor().newInstance();
+            dataSource.getClass().getMethod("setUrl", String.class).invoke(dataSource, args[5]);
+            Object jdbc = Class.forName("org.apache.activemq.store.jdbc.JDBCPersistenceAdapter").getConstructor().newInstance();
+            jdbc.getClass().getMethod("setDataSource", javax.sql.DataSource.class).invoke(jdbc, dataSource);
+            broker.setPersistenceAdapter((org.apache.activemq.store.PersistenceAdapter) jdbc);
         } else {
             KahaDBPersistenceAdapter kaha = new KahaDBPersistenceAdapter();
             kaha.setDirectory(new File(dataDir, "kahadb"));
