@@ -10,8 +10,10 @@ namespace Ferry.Protocol.OpenWire;
 /// <summary>Limits of one OpenWire connection.</summary>
 public sealed record OpenWireChannelOptions
 {
-    /// <summary>Queued output beyond this is a slow consumer: the connection is closed and the reason logged.</summary>
+    /// <summary>Queued output beyond this is a slow consumer (closed, reason logged) or makes senders wait, by <see cref="Overflow"/>.</summary>
     public long MaxPendingOutputBytes { get; init; } = 64L * 1024 * 1024;
+    /// <summary>Disconnect for the broker's dispatch (never wait for one client); Wait for a client's own sends (back-pressure).</summary>
+    public OutputOverflow Overflow { get; init; } = OutputOverflow.Disconnect;
     /// <summary>The peer must send its WireFormatInfo within this time.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Output is flushed once this much is buffered, even if more commands are queued.</summary>
@@ -46,6 +48,7 @@ public sealed partial class OpenWireChannel : ICommandChannel
         _output = new ChannelOutput<DataStructure>(connection, options.MaxPendingOutputBytes, options.FlushThresholdBytes, time, logger, EstimateSize)
         {
             Flushed = () => _monitor?.MarkWritten(),
+            Overflow = options.Overflow,
         };
     }
 
@@ -162,9 +165,15 @@ public sealed partial class OpenWireChannel : ICommandChannel
 
     /// <summary>
     /// Queues a command for the write loop; never blocks. Returns false if the channel is closed.
-    /// Output piling up past the limit closes the channel as a slow consumer.
+    /// With <see cref="OutputOverflow.Disconnect"/>, output piling up past the limit closes the channel as a slow consumer.
     /// </summary>
     public bool Send(DataStructure command) => _output.Enqueue(command);
+
+    /// <summary>With <see cref="OutputOverflow.Wait"/>: waits while too much output is queued (see <see cref="ChannelOutput{T}.WaitForRoomAsync"/>).</summary>
+    public ValueTask WaitForRoomAsync(CancellationToken cancellationToken) => _output.WaitForRoomAsync(cancellationToken);
+
+    /// <summary>Bytes queued and not yet written (estimated).</summary>
+    public long PendingOutputBytes => _output.PendingBytes;
 
     private static long EstimateSize(DataStructure command) => command switch
     {

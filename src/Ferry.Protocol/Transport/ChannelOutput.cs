@@ -4,9 +4,19 @@ using Microsoft.Extensions.Logging;
 
 namespace Ferry.Protocol.Transport;
 
+/// <summary>What a channel's output does when more than its limit of bytes is queued.</summary>
+public enum OutputOverflow
+{
+    /// <summary>The peer is a slow consumer: the connection is dropped (a broker dispatching must never wait for one client).</summary>
+    Disconnect,
+    /// <summary>Senders that call <see cref="ChannelOutput{T}.WaitForRoomAsync"/> wait until the queue drains to half the limit (a client's own sends).</summary>
+    Wait,
+}
+
 /// <summary>
 /// The output half and the lifetime every protocol channel shares: a queue that never blocks the
-/// sender but bounds its bytes (past the limit the peer is a slow consumer and is dropped), one
+/// sender but bounds its bytes (past the limit, by <see cref="OutputOverflow"/>, the peer is a slow
+/// consumer and is dropped, or senders wait for room), one
 /// write loop that encodes queued items back to back and flushes once the queue is empty or enough
 /// is buffered, a graceful close that drains the queue (bounded), and an abort that drops it.
 /// </summary>
@@ -21,6 +31,8 @@ public sealed partial class ChannelOutput<T> where T : class
     private readonly Channel<T> _queue = Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _closing = new(); // never disposed, see DisposeAsync
     private Task _writer = Task.CompletedTask;
+    private readonly object _roomGate = new();
+    private TaskCompletionSource? _room; // set while a sender waits for room; guarded by _roomGate
     private long _pendingBytes;
     private string? _closeReason;
 
@@ -43,22 +55,81 @@ public sealed partial class ChannelOutput<T> where T : class
     /// <summary>Called on every flush (keep-alive bookkeeping).</summary>
     public Action? Flushed { get; init; }
 
+    /// <summary>What happens past the limit of pending bytes (default: the peer is dropped).</summary>
+    public OutputOverflow Overflow { get; init; } = OutputOverflow.Disconnect;
+
+    /// <summary>Bytes queued and not yet written (estimated by the owner's size function).</summary>
+    public long PendingBytes => Interlocked.Read(ref _pendingBytes);
+
+    private long ResumeBytes => _maxPendingBytes / 2;
+
     /// <summary>Starts the write loop; <paramref name="write"/> encodes one item into the output pipe.</summary>
     public void Start(Action<T, PipeWriter> write) => _writer = Task.Run(() => WriteLoopAsync(write));
 
-    /// <summary>Queues an item; never blocks. False once closed, or when it made the peer a slow consumer.</summary>
+    /// <summary>
+    /// Queues an item; never blocks. False once closed, or (<see cref="OutputOverflow.Disconnect"/>) when
+    /// it made the peer a slow consumer. With <see cref="OutputOverflow.Wait"/> the limit is the
+    /// caller's to respect through <see cref="WaitForRoomAsync"/>.
+    /// </summary>
     public bool Enqueue(T item)
     {
         if (IsClosed)
         {
             return false;
         }
-        if (Interlocked.Add(ref _pendingBytes, _estimateSize(item)) > _maxPendingBytes)
+        if (Interlocked.Add(ref _pendingBytes, _estimateSize(item)) > _maxPendingBytes && Overflow == OutputOverflow.Disconnect)
         {
             Abort($"slow consumer: more than {_maxPendingBytes} bytes of output pending");
             return false;
         }
         return _queue.Writer.TryWrite(item);
+    }
+
+    /// <summary>
+    /// Completes at once (no allocation) while the queue is within its limit or the output is closed;
+    /// past the limit it waits until the write loop has drained the queue to half the limit, the
+    /// output closes, or <paramref name="cancellationToken"/> fires. Back-pressure for
+    /// <see cref="OutputOverflow.Wait"/>; with Disconnect it never waits.
+    /// </summary>
+    public ValueTask WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        if (Overflow == OutputOverflow.Disconnect || Interlocked.Read(ref _pendingBytes) <= _maxPendingBytes || IsClosed)
+        {
+            return ValueTask.CompletedTask;
+        }
+        return WaitForRoomSlowAsync(cancellationToken);
+    }
+
+    private async ValueTask WaitForRoomSlowAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task room;
+            lock (_roomGate)
+            {
+                _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                room = _room.Task;
+            }
+            // Registered first, then checked: the write loop drains, then looks for a waiter, so one of us sees the other.
+            Interlocked.MemoryBarrier();
+            if (Interlocked.Read(ref _pendingBytes) <= ResumeBytes || IsClosed)
+            {
+                WakeSenders();
+                return;
+            }
+            await room.WaitAsync(cancellationToken);
+        }
+    }
+
+    private void WakeSenders()
+    {
+        TaskCompletionSource? room;
+        lock (_roomGate)
+        {
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
     }
 
     private async Task WriteLoopAsync(Action<T, PipeWriter> write)
@@ -72,7 +143,10 @@ public sealed partial class ChannelOutput<T> where T : class
                 while (reader.TryRead(out var item))
                 {
                     write(item, output);
-                    Interlocked.Add(ref _pendingBytes, -_estimateSize(item));
+                    if (Interlocked.Add(ref _pendingBytes, -_estimateSize(item)) <= ResumeBytes && Volatile.Read(ref _room) is not null)
+                    {
+                        WakeSenders();
+                    }
                     if (output.UnflushedBytes >= _flushThresholdBytes)
                     {
                         await FlushAsync(output);
@@ -84,6 +158,10 @@ public sealed partial class ChannelOutput<T> where T : class
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
             Abort("write failed: " + ex.Message);
+        }
+        finally
+        {
+            WakeSenders();
         }
     }
 
@@ -143,6 +221,7 @@ public sealed partial class ChannelOutput<T> where T : class
         {
             _queue.Writer.TryComplete();
             _closing.Cancel();
+            WakeSenders();
         }
     }
 
@@ -157,6 +236,7 @@ public sealed partial class ChannelOutput<T> where T : class
             // Release a write loop parked on back-pressure from a peer that stopped reading.
             _connection.Output.CancelPendingFlush();
             _connection.Abort();
+            WakeSenders();
         }
     }
 
@@ -179,6 +259,7 @@ public sealed partial class ChannelOutput<T> where T : class
     {
         SetCloseReason("disposed");
         _closing.Cancel();
+        WakeSenders();
         await CompleteAsync();
         await _connection.DisposeAsync();
         // _closing is not disposed: a timer (heart-beat, inactivity) may still be aborting on another

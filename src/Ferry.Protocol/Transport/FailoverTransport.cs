@@ -137,6 +137,7 @@ public sealed partial class FailoverTransport : IOpenWireTransport
         ArgumentNullException.ThrowIfNull(command);
         command.ResponseRequired = true;
         var outgoing = new Outgoing(command) { IsRequest = true };
+        await WaitForRoomAsync(cancellationToken);
         await SubmitAsync(outgoing);
         try
         {
@@ -152,6 +153,11 @@ public sealed partial class FailoverTransport : IOpenWireTransport
     public ValueTask SendAsync(Command command, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);
+        var room = WaitForRoomAsync(cancellationToken);
+        if (!room.IsCompletedSuccessfully)
+        {
+            return SendAfterRoomAsync(room, command, cancellationToken);
+        }
         var outgoing = new Outgoing(command);
         var submitted = SubmitAsync(outgoing);
         if (submitted.IsCompletedSuccessfully && outgoing.Done.Task.IsCompletedSuccessfully)
@@ -159,6 +165,21 @@ public sealed partial class FailoverTransport : IOpenWireTransport
             return ValueTask.CompletedTask;
         }
         return WaitSentAsync(submitted, outgoing, cancellationToken);
+    }
+
+    /// <summary>
+    /// Back-pressure: waits while the current link's output is over its limit. A link that is lost
+    /// meanwhile releases the wait; the command then waits for the next link like any other
+    /// (bounded by <c>timeout</c> if set).
+    /// </summary>
+    private ValueTask WaitForRoomAsync(CancellationToken cancellationToken) =>
+        Volatile.Read(ref _link) is { } link ? link.Transport.WaitForRoomAsync(cancellationToken) : ValueTask.CompletedTask;
+
+    private async ValueTask SendAfterRoomAsync(ValueTask room, Command command, CancellationToken cancellationToken)
+    {
+        await room;
+        var outgoing = new Outgoing(command);
+        await WaitSentAsync(SubmitAsync(outgoing), outgoing, cancellationToken);
     }
 
     private async ValueTask WaitSentAsync(ValueTask submitted, Outgoing outgoing, CancellationToken cancellationToken)

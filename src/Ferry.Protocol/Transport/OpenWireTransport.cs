@@ -46,7 +46,13 @@ public sealed class OpenWireTransport : IOpenWireTransport
         var tcp = await TcpConnection.ConnectAsync(_options.Host, _options.Port, _options.ConnectionTimeout, cancellationToken);
         RemoteAddress = Address;
         _channel = new OpenWireChannel(tcp, _options.WireFormat with { Host = _options.Host },
-            new OpenWireChannelOptions { HandshakeTimeout = _options.ConnectionTimeout }, _time, _logger);
+            new OpenWireChannelOptions
+            {
+                HandshakeTimeout = _options.ConnectionTimeout,
+                // A client's own sends wait for room rather than dropping the connection.
+                MaxPendingOutputBytes = _options.MaxPendingOutputBytes,
+                Overflow = OutputOverflow.Wait,
+            }, _time, _logger);
         _run = RunAsync(_channel);
         try
         {
@@ -101,6 +107,7 @@ public sealed class OpenWireTransport : IOpenWireTransport
     public async Task<Response> RequestAsync(Command command, CancellationToken cancellationToken)
     {
         var channel = Open();
+        await channel.WaitForRoomAsync(cancellationToken);
         command.CommandId = Interlocked.Increment(ref _commandId);
         command.ResponseRequired = true;
         var waiter = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -123,13 +130,33 @@ public sealed class OpenWireTransport : IOpenWireTransport
     public ValueTask SendAsync(Command command, CancellationToken cancellationToken)
     {
         var channel = Open();
+        var room = channel.WaitForRoomAsync(cancellationToken);
+        if (!room.IsCompletedSuccessfully)
+        {
+            return SendAfterRoomAsync(channel, room, command);
+        }
+        Send(channel, command);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask SendAfterRoomAsync(OpenWireChannel channel, ValueTask room, Command command)
+    {
+        await room;
+        Send(channel, command);
+    }
+
+    private void Send(OpenWireChannel channel, Command command)
+    {
         command.CommandId = Interlocked.Increment(ref _commandId);
         if (!channel.Send(command))
         {
             throw new TransportClosedException($"Connection to {Address} is closed: {channel.CloseReason}");
         }
-        return ValueTask.CompletedTask;
     }
+
+    /// <summary>Waits while this link's output is over its limit (returns at once if the link is closed).</summary>
+    internal ValueTask WaitForRoomAsync(CancellationToken cancellationToken) =>
+        _channel is { } channel ? channel.WaitForRoomAsync(cancellationToken) : ValueTask.CompletedTask;
 
     /// <summary>
     /// Receives responses that no <see cref="RequestAsync"/> of this link waits for: the failover

@@ -237,6 +237,8 @@ public sealed record TcpTransportOptions
     public int MaximumConnections { get; init; } = int.MaxValue;
     /// <summary>How long a new connection may take to send its WireFormatInfo.</summary>
     public TimeSpan ConnectionTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Client connection only: one-way sends wait once this much output is queued, until half of it is written.</summary>
+    public long MaxPendingOutputBytes { get; init; } = 8L * 1024 * 1024;
     /// <summary>Listener: tell failover clients the cluster's broker URIs (ConnectionControl.connectedBrokers).</summary>
     public bool UpdateClusterClients { get; init; }
     /// <summary>Listener: ask failover clients to rebalance across the cluster when it changes.</summary>
@@ -285,11 +287,16 @@ public sealed record TcpTransportOptions
             WireFormat = wf,
             MaximumConnections = reader.Int("maximumConnections", int.MaxValue),
             ConnectionTimeout = TimeSpan.FromMilliseconds(reader.Long("connectionTimeout", 30_000)),
+            MaxPendingOutputBytes = reader.Long("maxPendingOutputBytes", 8L * 1024 * 1024),
             UpdateClusterClients = reader.Bool("updateClusterClients", false),
             RebalanceClusterClients = reader.Bool("rebalanceClusterClients", false),
             UpdateClusterClientsOnRemove = reader.Bool("updateClusterClientsOnRemove", false),
         };
         reader.RejectUnknown();
+        if (options.MaxPendingOutputBytes <= 0)
+        {
+            throw new FormatException($"maxPendingOutputBytes must be positive (transport URI '{uri}')");
+        }
         return options;
     }
 }

@@ -77,6 +77,15 @@ public sealed class TransportUriTests
         Assert.Equal(new Ferry.Protocol.OpenWire.WireFormatOptions(), options.WireFormat);
         Assert.Equal(int.MaxValue, options.MaximumConnections);
         Assert.Equal(TimeSpan.FromSeconds(30), options.ConnectionTimeout);
+        Assert.Equal(8L * 1024 * 1024, options.MaxPendingOutputBytes);
+    }
+
+    [Fact]
+    public void MaxPendingOutputBytes_is_read_and_must_be_positive()
+    {
+        Assert.Equal(262_144, TcpTransportOptions.Parse("tcp://localhost:61616?maxPendingOutputBytes=262144").MaxPendingOutputBytes);
+        var error = Assert.Throws<FormatException>(() => TcpTransportOptions.Parse("tcp://localhost:61616?maxPendingOutputBytes=0"));
+        Assert.Contains("maxPendingOutputBytes", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
