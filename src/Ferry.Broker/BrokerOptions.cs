@@ -33,7 +33,7 @@ public sealed class BrokerOptions
     public string? Locker { get; set; }
 
     /// <summary>The locker in effect: <see cref="Locker"/>, or the one that fits the persistence adapter.</summary>
-    public string EffectiveLocker => Locker ?? (PersistenceAdapter == "postgres" ? "postgres" : "shared-directory");
+    public string EffectiveLocker => Locker ?? (Persistent && PersistenceAdapter == "postgres" ? "postgres" : "shared-directory");
 
     /// <summary>Bytes of messages the broker holds in memory before producers are slowed (64 MiB).</summary>
     public long MemoryLimit { get; set; } = 64L * 1024 * 1024;

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Ferry.Broker;
 using Ferry.Host;
 using Microsoft.Extensions.Configuration;
@@ -121,14 +120,7 @@ namespace Ferry.Host
                     o.UseUtcTimestamp = true;
                 }));
             var logger = loggerFactory.CreateLogger("Ferry.Host");
-            using var stop = new CancellationTokenSource();
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-            void Stop(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop.Cancel();
-            }
+            using var stop = new StopSignal();
 
             Directory.CreateDirectory(options.DataDirectory);
             // Shared-storage master/slave: whoever holds the lock (data directory or database) serves; the others wait.

@@ -154,9 +154,10 @@ public sealed partial class OpenWireConnection
         {
             OnAck(ack);
         }
-        catch (BrokerException)
+        catch (BrokerException ex)
         {
-            // The consumer closed meanwhile and its messages went back to the queue: nothing to ack.
+            // Nobody waits for this ack's answer: say why it was refused rather than drop it unseen.
+            LogRefusedCommand(_logger, RemoteAddress, nameof(MessageAck), ex.Message);
         }
     }
 

@@ -19,7 +19,7 @@ public sealed partial class StompChannel
     private readonly ConcurrentDictionary<string, Destination> _tempByName = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Destination, string> _tempNames = new();
     // Commands the engine refused (noted by Send as the ExceptionResponse is queued, read by the read loop).
-    private readonly ConcurrentDictionary<int, bool> _refused = new();
+    private int _lastRefusedCommand; // correlation id of the latest ExceptionResponse; command ids are never reused
     private Func<DataStructure, ValueTask> _onCommand = _ => ValueTask.CompletedTask;
     private bool _connected;
     private ConnectionId _connectionId = new("");
@@ -47,7 +47,6 @@ public sealed partial class StompChannel
     private async ValueTask HandleFrameAsync(StompFrame frame, Func<DataStructure, ValueTask> onCommand)
     {
         _onCommand = onCommand;
-        _refused.Clear(); // only the current frame's refusals matter
         string? receipt = frame[StompHeaders.Receipt];
         try
         {
@@ -125,7 +124,7 @@ public sealed partial class StompChannel
         || command.StartsWith("DISCONNECT", StringComparison.Ordinal);
 
     /// <summary>Hands a command to the connection; with a receipt, the engine's answer becomes RECEIPT (or ERROR).</summary>
-    /// <param name="answerAlways">Ask for a response even without a receipt, so a refusal is an ExceptionResponse (<see cref="_refused"/>).</param>
+    /// <param name="answerAlways">Ask for a response even without a receipt, so a refusal is an ExceptionResponse (<see cref="_lastRefusedCommand"/>).</param>
     private ValueTask SubmitAsync(Command command, string? receipt, StompFrame? onSuccess = null, bool answerAlways = false)
     {
         command.CommandId = Interlocked.Increment(ref _nextCommandId);
@@ -264,7 +263,7 @@ public sealed partial class StompChannel
             "client-individual" => StompAckMode.ClientIndividual,
             _ => StompAckMode.Auto,
         };
-        var subscription = new StompSubscription(id, consumerId, destination, name, browser ? StompAckMode.Auto : mode, durableName);
+        var subscription = new StompSubscription(id, consumerId, destination, name, browser ? StompAckMode.Auto : mode);
         _subscriptionsById[key] = subscription;
         _subscriptions[consumerId] = subscription;
         int prefetch = info.PrefetchSize;
@@ -276,7 +275,7 @@ public sealed partial class StompChannel
         }
         // Always answered, so a refused SUBSCRIBE (bad selector, durable in use) is known here and forgotten.
         await SubmitAsync(info, receipt, answerAlways: true);
-        if (_refused.TryRemove(info.CommandId, out _))
+        if (Volatile.Read(ref _lastRefusedCommand) == info.CommandId)
         {
             _subscriptionsById.Remove(key);
             _subscriptions.TryRemove(consumerId, out _);

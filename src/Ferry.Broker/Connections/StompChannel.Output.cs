@@ -68,27 +68,11 @@ public sealed partial class StompChannel
             return;
         }
         string? ackId = null;
-        if (subscription.Mode == StompAckMode.Auto)
-        {
-            // As ActiveMQ: an auto subscription's message is acknowledged just before it is written.
-            _acknowledge(new MessageAck
-            {
-                ConsumerId = subscription.ConsumerId,
-                Destination = subscription.Destination,
-                AckType = AckType.Standard,
-                FirstMessageId = message.MessageId,
-                LastMessageId = message.MessageId,
-                MessageCount = 1,
-            });
-        }
-        else
+        StompDelivery? delivery = null;
+        if (subscription.Mode != StompAckMode.Auto)
         {
             long sequence = Interlocked.Increment(ref _nextAckId);
-            var delivery = new StompDelivery(sequence, $"{_connectionId.Value}:{sequence}", message.MessageId!);
-            lock (subscription.Unacked)
-            {
-                subscription.Unacked.Add(delivery);
-            }
+            delivery = new StompDelivery(sequence, $"{_connectionId.Value}:{sequence}", message.MessageId!);
             ackId = Version == StompVersion.V12 ? delivery.AckId : null;
         }
         StompFrame frame;
@@ -96,12 +80,40 @@ public sealed partial class StompChannel
         {
             frame = StompMessageConverter.ToFrame(message, NameOf, subscription.Id, ackId);
         }
-        catch (ProtocolException ex)
+        catch (Exception ex) when (ex is ProtocolException or InvalidDataException or FormatException)
         {
-            frame = ErrorFrame("Could not convert message " + message.MessageId + ": " + ex.Message, null);
+            // A message STOMP cannot carry goes to the dead-letter queue with the reason, not into the void
+            // (acked) nor back to this client forever (unacked); the client is told and stays connected.
+            string reason = "Could not convert message " + message.MessageId + ": " + ex.Message;
+            _acknowledge(AckOf(subscription, message, AckType.Poison, new BrokerError("javax.jms.JMSException", reason)));
+            StompWriter.Write(ErrorFrame(reason, null), Version, output);
+            return;
+        }
+        if (delivery is null)
+        {
+            // As ActiveMQ: an auto subscription's message is acknowledged just before it is written.
+            _acknowledge(AckOf(subscription, message, AckType.Standard, null));
+        }
+        else
+        {
+            lock (subscription.Unacked)
+            {
+                subscription.Unacked.Add(delivery);
+            }
         }
         StompWriter.Write(frame, Version, output);
     }
+
+    private static MessageAck AckOf(StompSubscription subscription, Message message, AckType type, BrokerError? cause) => new()
+    {
+        ConsumerId = subscription.ConsumerId,
+        Destination = subscription.Destination,
+        AckType = type,
+        FirstMessageId = message.MessageId,
+        LastMessageId = message.MessageId,
+        MessageCount = 1,
+        PoisonCause = cause,
+    };
 
     /// <summary>This connection's temporary destinations go back by the names the client gave them.</summary>
     private string NameOf(Destination destination) =>

@@ -29,7 +29,6 @@ public sealed partial class StompChannel : ICommandChannel
 
     private readonly IDuplexConnection _connection;
     private readonly StompTransportOptions _options;
-    private readonly long _maxPendingOutputBytes;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Action<MessageAck> _acknowledge;
@@ -45,7 +44,6 @@ public sealed partial class StompChannel : ICommandChannel
     {
         _connection = connection;
         _options = options;
-        _maxPendingOutputBytes = maxPendingOutputBytes;
         _time = time;
         _logger = logger;
         _acknowledge = acknowledge;
@@ -190,7 +188,7 @@ public sealed partial class StompChannel : ICommandChannel
     {
         if (command is ExceptionResponse refusal)
         {
-            _refused[refusal.CorrelationId] = true;
+            Volatile.Write(ref _lastRefusedCommand, refusal.CorrelationId);
         }
         return _output.Enqueue(command);
     }

@@ -17,7 +17,7 @@ internal sealed record StompDelivery(long Sequence, string AckId, MessageId Mess
 /// A STOMP SUBSCRIBE and the consumer it became. <see cref="Unacked"/> is filled by the write loop
 /// and emptied by ACKs in the read loop: lock it.
 /// </summary>
-internal sealed class StompSubscription(string? id, ConsumerId consumerId, Destination destination, string stompDestination, StompAckMode mode, string? durableName)
+internal sealed class StompSubscription(string? id, ConsumerId consumerId, Destination destination, string stompDestination, StompAckMode mode)
 {
     /// <summary>The client's id, sent back as the MESSAGE <c>subscription</c> header (none for an id-less 1.0 SUBSCRIBE).</summary>
     public string? Id { get; } = id;
@@ -25,6 +25,5 @@ internal sealed class StompSubscription(string? id, ConsumerId consumerId, Desti
     public Destination Destination { get; } = destination;
     public string StompDestination { get; } = stompDestination;
     public StompAckMode Mode { get; } = mode;
-    public string? DurableName { get; } = durableName;
     public List<StompDelivery> Unacked { get; } = [];
 }

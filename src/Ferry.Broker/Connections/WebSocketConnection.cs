@@ -11,7 +11,6 @@ namespace Ferry.Broker.Connections;
 /// </summary>
 internal sealed class WebSocketConnection : Protocol.Transport.IDuplexConnection
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     private readonly WebSocket _socket;
     private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
     private readonly Pipe _output = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
@@ -77,7 +76,7 @@ internal sealed class WebSocketConnection : Protocol.Transport.IDuplexConnection
                 var buffer = result.Buffer;
                 foreach (var segment in buffer)
                 {
-                    bool text = IsUtf8(segment.Span);
+                    bool text = System.Text.Unicode.Utf8.IsValid(segment.Span);
                     await _socket.SendAsync(segment, text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, true, _aborted.Token);
                 }
                 reader.AdvanceTo(buffer.End);
@@ -98,19 +97,6 @@ internal sealed class WebSocketConnection : Protocol.Transport.IDuplexConnection
         }
         await reader.CompleteAsync();
         _aborted.Cancel();
-    }
-
-    private static bool IsUtf8(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            StrictUtf8.GetCharCount(bytes);
-            return true;
-        }
-        catch (DecoderFallbackException)
-        {
-            return false;
-        }
     }
 
     public void Abort()

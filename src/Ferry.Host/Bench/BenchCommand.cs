@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Ferry.Client;
 
 namespace Ferry.Host.Bench;
@@ -20,14 +19,7 @@ internal static class BenchCommand
             await Console.Error.WriteLineAsync($"ferry bench: {ex.Message}\n\n{Usage}");
             return 2;
         }
-        using var stop = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        }
+        using var stop = new StopSignal();
         try
         {
             return options.Verb switch
@@ -38,7 +30,7 @@ internal static class BenchCommand
                 _ => await ConnectionsBench.RunAsync(options, stop.Token),
             };
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
         {
             await Console.Error.WriteLineAsync("ferry bench: interrupted");
             return 130;

@@ -172,9 +172,6 @@ public sealed partial class OpenWireChannel : ICommandChannel
     /// <summary>With <see cref="OutputOverflow.Wait"/>: waits while too much output is queued (see <see cref="ChannelOutput{T}.WaitForRoomAsync"/>).</summary>
     public ValueTask WaitForRoomAsync(CancellationToken cancellationToken) => _output.WaitForRoomAsync(cancellationToken);
 
-    /// <summary>Bytes queued and not yet written (estimated).</summary>
-    public long PendingOutputBytes => _output.PendingBytes;
-
     private static long EstimateSize(DataStructure command) => command switch
     {
         MessageDispatch { Message: { } m } => 256 + (m.Content?.Length ?? 0) + (m.MarshalledProperties?.Length ?? 0),

@@ -159,6 +159,13 @@ public sealed partial class ChannelOutput<T> where T : class
         {
             Abort("write failed: " + ex.Message);
         }
+#pragma warning disable CA1031 // last resort: the reason is recorded and the connection closed
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // A fault in a protocol's encoder must not leave a connection that queues until it is a slow consumer.
+            Abort($"write failed: {ex.GetType().Name}: {ex.Message}");
+        }
         finally
         {
             WakeSenders();

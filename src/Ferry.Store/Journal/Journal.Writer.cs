@@ -151,7 +151,7 @@ public sealed partial class Journal
         if (!wait.IsCompleted)
         {
             var waiting = wait.AsTask();
-            if (await Task.WhenAny(waiting, Task.Delay(due)) != waiting)
+            if (await Task.WhenAny(waiting, _lazyFlushDue!) != waiting)
             {
                 FlushSegment(segment);
             }
@@ -224,6 +224,7 @@ public sealed partial class Journal
         {
             _unflushed = segment;
             _unflushedAt = Stopwatch.GetTimestamp();
+            _lazyFlushDue = Task.Delay(_options.LazyFlushDelay); // one timer per unflushed stretch, not per wake-up
         }
         bool signal;
         lock (_gate)
@@ -354,6 +355,7 @@ public sealed partial class Journal
             if (ReferenceEquals(segment, _unflushed))
             {
                 _unflushed = null;
+                _lazyFlushDue = null;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)

@@ -54,6 +54,7 @@ public sealed partial class Journal : IAsyncDisposable
     private long _nextPosition = 1;
     private Segment? _unflushed; // holds lazy records not yet flushed, since _unflushedAt
     private long _unflushedAt;
+    private Task? _lazyFlushDue;
 
     private readonly Channel<bool> _compactionSignal = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });

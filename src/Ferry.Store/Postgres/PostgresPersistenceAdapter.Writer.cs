@@ -58,16 +58,26 @@ public sealed partial class PostgresPersistenceAdapter
                     FailStop(ex.MessageText);
                     Fail(group, _failure!);
                 }
-                catch (PostgresException ex) when (group.Count > 1 && !IsConnectionLost(ex))
+                catch (PostgresException ex) when (group.Count > 1 && connection is not null && !IsConnectionLost(ex))
                 {
                     // One bad batch must not fail the others that shared its transaction: write them one by one.
-                    await WriteOneByOneAsync(connection!, group, token);
+                    await WriteOneByOneAsync(connection, group, token);
                 }
                 catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException or InvalidOperationException)
                 {
                     PostgresStoreLog.WriteFailed(_logger, Description, group.Count, ex);
                     Fail(group, new IOException("the PostgreSQL store write failed: " + ex.Message, ex));
                     // The next group starts on a fresh session.
+                    await DisposeQuietlyAsync(connection);
+                    connection = null;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Anything else is a state nobody planned for: stop the store with the reason rather than let
+                    // the writer die and every later write wait forever.
+                    PostgresStoreLog.WriteFailed(_logger, Description, group.Count, ex);
+                    _failure ??= new IOException("the PostgreSQL store stopped after an unexpected failure: " + ex.Message, ex);
+                    Fail(group, _failure);
                     await DisposeQuietlyAsync(connection);
                     connection = null;
                 }
@@ -117,6 +127,11 @@ public sealed partial class PostgresPersistenceAdapter
             {
                 PostgresStoreLog.WriteFailed(_logger, Description, 1, ex);
                 pending.Done?.TrySetException(new IOException("the PostgreSQL store refused the write: " + ex.MessageText, ex));
+            }
+            catch (NpgsqlException ex)
+            {
+                PostgresStoreLog.WriteFailed(_logger, Description, 1, ex);
+                pending.Done?.TrySetException(new IOException("the PostgreSQL store write failed: " + ex.Message, ex));
             }
         }
     }

@@ -128,9 +128,11 @@ public sealed partial class PostgresPersistenceAdapter : IPersistenceAdapter
         {
             return;
         }
-        if (batch.Durability == StoreDurability.Deferred)
+        if (batch.Durability == StoreDurability.Deferred && !batch.Operations.Exists(static o => o is AddMessage))
         {
             // Acks: written with the next group; losing one to a crash means a redelivery, never a loss.
+            // A deferred add (an async send) waits for its commit below: a failed write must reach the sender's
+            // connection, not vanish while the message is dispatched from memory.
             if (!_queue.Writer.TryWrite(new PendingBatch(batch, null)))
             {
                 throw new ObjectDisposedException(nameof(PostgresPersistenceAdapter));
