@@ -121,17 +121,17 @@ public sealed partial class PostgresPersistenceAdapter
             catch (PostgresException ex) when (ex.SqlState == PostgresSchema.FencedSqlState)
             {
                 FailStop(ex.MessageText);
-                pending.Done?.TrySetException(_failure!);
+                FailOne(pending, _failure!);
             }
             catch (PostgresException ex)
             {
                 PostgresStoreLog.WriteFailed(_logger, Description, 1, ex);
-                pending.Done?.TrySetException(new IOException("the PostgreSQL store refused the write: " + ex.MessageText, ex));
+                FailOne(pending, new IOException("the PostgreSQL store refused the write: " + ex.MessageText, ex));
             }
             catch (NpgsqlException ex)
             {
                 PostgresStoreLog.WriteFailed(_logger, Description, 1, ex);
-                pending.Done?.TrySetException(new IOException("the PostgreSQL store write failed: " + ex.Message, ex));
+                FailOne(pending, new IOException("the PostgreSQL store write failed: " + ex.Message, ex));
             }
         }
     }
@@ -158,11 +158,29 @@ public sealed partial class PostgresPersistenceAdapter
         }
     }
 
-    private static void Fail(List<PendingBatch> group, Exception failure)
+    private void Fail(List<PendingBatch> group, Exception failure)
     {
         foreach (var pending in group)
         {
-            pending.Done?.TrySetException(failure);
+            FailOne(pending, failure);
+        }
+    }
+
+    /// <summary>
+    /// Fails one batch. A deferred batch has nobody to tell; if it stored a message (an async send, already
+    /// dispatched from memory), the store stops: every later write fails with the reason instead of the broker
+    /// carrying on as if the message were stored.
+    /// </summary>
+    private void FailOne(PendingBatch pending, Exception failure)
+    {
+        if (pending.Done is { } done)
+        {
+            done.TrySetException(failure);
+        }
+        else if (_failure is null && pending.Batch.Operations.Exists(static o => o is AddMessage))
+        {
+            _failure = new IOException("an async send could not be stored: " + failure.Message, failure);
+            PostgresStoreLog.FailStopped(_logger, Description, _failure.Message);
         }
     }
 

@@ -128,11 +128,10 @@ public sealed partial class PostgresPersistenceAdapter : IPersistenceAdapter
         {
             return;
         }
-        if (batch.Durability == StoreDurability.Deferred && !batch.Operations.Exists(static o => o is AddMessage))
+        if (batch.Durability == StoreDurability.Deferred)
         {
-            // Acks: written with the next group; losing one to a crash means a redelivery, never a loss.
-            // A deferred add (an async send) waits for its commit below: a failed write must reach the sender's
-            // connection, not vanish while the message is dispatched from memory.
+            // Acks and async sends: written with the next group. Losing an ack to a crash means a redelivery; an
+            // async send whose write fails stops the store (see FailOne), so the loss is never silent.
             if (!_queue.Writer.TryWrite(new PendingBatch(batch, null)))
             {
                 throw new ObjectDisposedException(nameof(PostgresPersistenceAdapter));
