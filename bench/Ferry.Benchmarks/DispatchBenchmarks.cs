@@ -9,8 +9,10 @@ namespace Ferry.Benchmarks;
 /// The broker's per-delivery path with a full prefetch window (1000, the client default), for
 /// <see cref="Consumers"/> subscriptions sharing each message (1 = a queue consumer, 10 = a topic
 /// fan-out 1→10): copy the message header for the dispatch, encode the MessageDispatch as the
-/// connection's writer loop does (loose, v12, 1 KiB body), decode the consumer's standard ack
-/// (as the reader loop does) and apply it to the subscription, which removes the oldest message.
+/// connection's writer loop does (v12, 1 KiB body, loose or tight by <see cref="Tight"/>), decode the
+/// consumer's standard ack (as the reader loop does) and apply it to the subscription, which removes
+/// the oldest message. <see cref="SharedHeader"/>: the message's header is encoded once for all its
+/// dispatches (what <c>Topic.Send</c> sets up for more than one subscriber) instead of once per dispatch.
 /// One operation is one message delivered to and acknowledged by every consumer.
 /// </summary>
 [MemoryDiagnoser]
@@ -27,6 +29,12 @@ public class DispatchBenchmarks
     [Params(1, 10)]
     public int Consumers { get; set; }
 
+    [Params(false, true)]
+    public bool Tight { get; set; }
+
+    [Params(false, true)]
+    public bool SharedHeader { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -42,12 +50,13 @@ public class DispatchBenchmarks
                 MessageId = new MessageId(producer, producerSequenceId: i + 1) { BrokerSequenceId = i + 1 },
                 Timestamp = 1_700_000_000_123,
                 Content = new byte[1024],
+                SharedHeader = SharedHeader ? new SharedHeaderEncoding() : null,
             });
         }
         _consumers = new Consumer[Consumers];
         for (int c = 0; c < Consumers; c++)
         {
-            _consumers[c] = new Consumer(topic, c, _messages);
+            _consumers[c] = new Consumer(topic, c, _messages, Tight);
         }
         // Fill every window, so each ack names the oldest of 1000 in flight, as in a steady stream.
         for (_next = 0; _next < Window - 1; _next++)
@@ -72,6 +81,11 @@ public class DispatchBenchmarks
     public int DeliverAndAck()
     {
         var reference = _messages[_next % Ring];
+        if (SharedHeader)
+        {
+            // A new message each time, as Topic.Send sets it up: the header is encoded once here, not zero times.
+            reference.Message.SharedHeader = new SharedHeaderEncoding();
+        }
         int oldest = (_next - (Window - 1)) % Ring;
         _next++;
         int bytes = 0;
@@ -90,10 +104,10 @@ public class DispatchBenchmarks
     /// <summary>One consumer connection: its subscription, its codec, and the acks its client would send.</summary>
     private sealed class Consumer : IConsumerEndpoint, IDisposable
     {
-        public Consumer(Destination topic, int index, MessageReference[] messages)
+        public Consumer(Destination topic, int index, MessageReference[] messages, bool tight)
         {
             var settings = new NegotiatedWireFormat(
-                Version: OpenWireFormat.CurrentVersion, TightEncoding: false, CacheEnabled: false, CacheSize: 0,
+                Version: OpenWireFormat.CurrentVersion, TightEncoding: tight, CacheEnabled: false, CacheSize: 0,
                 SizePrefixDisabled: false, StackTraceEnabled: false, TcpNoDelay: true,
                 MaxInactivityDuration: 30_000, MaxInactivityDurationInitialDelay: 10_000, MaxFrameSize: 100L * 1024 * 1024);
             Format = new OpenWireFormat(settings.MaxFrameSize);

@@ -142,6 +142,10 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             Audit.Record(m.MessageId);
             if (m.Destination!.IsTopic)
             {
+                if (message.PendingSubscriptions.Count > 1)
+                {
+                    m.SharedHeader = new();
+                }
                 foreach (var id in message.PendingSubscriptions)
                 {
                     subscriptions.GetValueOrDefault(id)?.Recover(m);
@@ -494,7 +498,7 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             var copy = message;
             if (targets.Count > 1 || !Equals(message.Destination, target.Destination))
             {
-                copy = message.CopyForDispatch();
+                copy = message.CopyForChange();
                 copy.Destination = target.Destination;
                 if (!Equals(message.Destination, target.Destination) && targets.Count > 1)
                 {
@@ -605,7 +609,7 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             LogExpiredDropped(_logger, original.MessageId?.ToString() ?? "?", source.ToString());
             return;
         }
-        var copy = original.CopyForDispatch();
+        var copy = original.CopyForChange();
         copy.OriginalDestination = source;
         copy.Destination = dlq;
         copy.RedeliveryCounter = reference.RedeliveryCounter;

@@ -21,7 +21,13 @@ public sealed class Topic : BrokerDestination
 
     public override void Send(Message message)
     {
-        foreach (var subscription in Volatile.Read(ref _subscriptions))
+        var subscriptions = Volatile.Read(ref _subscriptions);
+        if (subscriptions.Length > 1)
+        {
+            // Encode the header once for all subscribers instead of once per dispatch.
+            message.SharedHeader ??= new();
+        }
+        foreach (var subscription in subscriptions)
         {
             subscription.Add(message);
         }

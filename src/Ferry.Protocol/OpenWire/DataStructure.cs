@@ -60,4 +60,10 @@ public abstract class FieldVisitor
     public abstract void Throwable(ref BrokerError? value);
     /// <summary>The 8 raw magic bytes of WireFormatInfo.</summary>
     public abstract void Magic(ref byte[]? value);
+
+    /// <summary>
+    /// The header fields of <paramref name="message"/> that every dispatch shares. Writers copy them
+    /// from <paramref name="shared"/> when it holds this encoding, or encode them and keep a copy there.
+    /// </summary>
+    internal virtual void SharedHeader(Commands.Message message, SharedHeaderEncoding? shared) => message.DescribeHeader(this);
 }

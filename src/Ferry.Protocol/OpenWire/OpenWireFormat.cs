@@ -104,35 +104,63 @@ public sealed class OpenWireFormat : IDisposable
         return _looseReader.ReadObject(type);
     }
 
-    /// <summary>Appends one size-prefixed frame for <paramref name="command"/> to <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Byte arrays at least this long (a message body) are not copied into the frame buffer by
+    /// <see cref="Write"/>: the output gets the bytes before, the array itself, and the bytes after.
+    /// </summary>
+    public int SpliceThreshold { get; set; } = 2048;
+
+    /// <summary>
+    /// Appends one size-prefixed frame for <paramref name="command"/> to <paramref name="output"/>.
+    /// A large body goes from the message's array straight to the output, not through the frame buffer.
+    /// </summary>
     public void Write(DataStructure command, IBufferWriter<byte> output)
     {
-        var frame = Encode(command);
-        output.Write(frame);
+        var splice = EncodeFrame(command, SpliceThreshold);
+        var frame = _frame.WrittenSpan;
+        if (splice.Array is not { } body)
+        {
+            output.Write(frame);
+            return;
+        }
+        output.Write(frame[..splice.Offset]);
+        output.Write(body);
+        output.Write(frame[splice.Offset..]);
     }
 
     /// <summary>Encodes into the codec's reusable buffer; the span is valid until the next call.</summary>
     public ReadOnlySpan<byte> Encode(DataStructure command)
     {
+        EncodeFrame(command, spliceThreshold: int.MaxValue);
+        return _frame.WrittenSpan;
+    }
+
+    /// <summary>Encodes into the frame buffer, leaving out the first byte array of at least <paramref name="spliceThreshold"/> bytes.</summary>
+    private BodySplice EncodeFrame(DataStructure command, int spliceThreshold)
+    {
         var s = Settings;
+        BodySplice splice;
         _frame.Reset();
         _frame.WriteInt32(0);
         _frame.WriteByte(command.DataType);
         if (s.TightEncoding)
         {
             _tightData.Reset();
-            _tightWriter.Reset(_tightData, s.Version, _writeCache, s.StackTraceEnabled);
+            _tightWriter.Reset(_tightData, s.Version, _writeCache, s.StackTraceEnabled, spliceThreshold);
             command.Describe(_tightWriter);
             _tightWriter.WriteBooleanStream(_frame);
+            splice = _tightWriter.TakeSplice(dataStartsAt: _frame.Length);
             _frame.Write(_tightData.WrittenSpan);
         }
         else
         {
-            _looseWriter.Reset(_frame, s.Version, _writeCache, s.StackTraceEnabled);
+            _looseWriter.Reset(_frame, s.Version, _writeCache, s.StackTraceEnabled, spliceThreshold);
             command.Describe(_looseWriter);
+            splice = _looseWriter.TakeSplice();
         }
-        BinaryPrimitives.WriteInt32BigEndian(_frame.WrittenSpanMutable, _frame.Length - 4);
-        return _frame.WrittenSpan;
+        int size = _frame.Length - 4 + (splice.Array?.Length ?? 0);
+        BinaryPrimitives.WriteInt32BigEndian(_frame.WrittenSpanMutable, size);
+        return splice;
     }
 
     public void Dispose()
@@ -140,4 +168,15 @@ public sealed class OpenWireFormat : IDisposable
         _frame.Dispose();
         _tightData.Dispose();
     }
+}
+
+/// <summary>
+/// One byte array left out of an encoded frame, to be written between its bytes at <see cref="Offset"/>
+/// (the frame's length prefix already counts it). At most one per frame: the first array that is long enough.
+/// </summary>
+internal struct BodySplice(int threshold)
+{
+    public readonly int Threshold = threshold;
+    public byte[]? Array;
+    public int Offset;
 }

@@ -38,6 +38,13 @@ public class Message : Command
     public long BrokerOutTime;
     public bool JmsxGroupFirstForConsumer;
 
+    /// <summary>
+    /// Set for a message that goes to several consumers: its header is encoded once per wire format
+    /// and shared by the copies <see cref="CopyForDispatch"/> makes. Not part of the message; once set,
+    /// the header fields (producer id through JMS type) must not change — <see cref="CopyForChange"/> first.
+    /// </summary>
+    public SharedHeaderEncoding? SharedHeader { get; set; }
+
     private readonly byte _dataType;
 
     public Message() : this(DataTypes.Message) { }
@@ -61,26 +68,13 @@ public class Message : Command
 
     protected override void DescribeBody(FieldVisitor v)
     {
-        v.Cached(ref ProducerId);
-        v.Cached(ref Destination);
-        v.Cached(ref TransactionId);
-        v.Cached(ref OriginalDestination);
-        v.Nested(ref MessageId);
-        v.Cached(ref OriginalTransactionId);
-        v.String(ref GroupId);
-        v.Int(ref GroupSequence);
-        v.String(ref CorrelationId);
-        v.Bool(ref Persistent);
-        v.Long(ref Expiration);
-        v.Byte(ref Priority);
-        v.Nested(ref ReplyTo);
-        v.Long(ref Timestamp);
-        v.String(ref Type);
+        v.SharedHeader(this, SharedHeader);
         v.Bytes(ref Content);
         v.Bytes(ref MarshalledProperties);
         v.Nested(ref DataStructure);
         v.Cached(ref TargetConsumerId);
         v.Bool(ref Compressed);
+        // From here on, fields a dispatch may set: never part of the shared header.
         v.Int(ref RedeliveryCounter);
         v.Array(ref BrokerPath);
         v.Long(ref Arrival);
@@ -97,10 +91,41 @@ public class Message : Command
         DescribeExtra(v);
     }
 
+    /// <summary>The fields from the producer id to the JMS type, which no dispatch changes.</summary>
+    internal void DescribeHeader(FieldVisitor v)
+    {
+        v.Cached(ref ProducerId);
+        v.Cached(ref Destination);
+        v.Cached(ref TransactionId);
+        v.Cached(ref OriginalDestination);
+        v.Nested(ref MessageId);
+        v.Cached(ref OriginalTransactionId);
+        v.String(ref GroupId);
+        v.Int(ref GroupSequence);
+        v.String(ref CorrelationId);
+        v.Bool(ref Persistent);
+        v.Long(ref Expiration);
+        v.Byte(ref Priority);
+        v.Nested(ref ReplyTo);
+        v.Long(ref Timestamp);
+        v.String(ref Type);
+    }
+
     protected virtual void DescribeExtra(FieldVisitor v) { }
 
-    /// <summary>A copy for one dispatch: header fields are per copy, the body bytes are shared.</summary>
+    /// <summary>
+    /// A copy for one dispatch: it may set the redelivery counter, broker out-time and group-first flag;
+    /// the body bytes and the shared header encoding stay shared.
+    /// </summary>
     public Message CopyForDispatch() => (Message)MemberwiseClone();
+
+    /// <summary>A copy whose header fields may be changed (destination, message id, …): it shares the body only.</summary>
+    public Message CopyForChange()
+    {
+        var copy = (Message)MemberwiseClone();
+        copy.SharedHeader = null;
+        return copy;
+    }
 }
 
 public sealed class BlobMessage : Message

@@ -177,13 +177,19 @@ internal sealed class LooseWriter : FieldVisitor
     private MarshalCache? _cache;
     private bool _stackTraces;
 
-    public void Reset(FrameBuffer output, int version, MarshalCache? cache, bool stackTraces)
+    public void Reset(FrameBuffer output, int version, MarshalCache? cache, bool stackTraces, int spliceThreshold = int.MaxValue)
     {
         _out = output;
         Version = version;
         _cache = cache;
         _stackTraces = stackTraces;
+        _splice = new BodySplice(spliceThreshold);
     }
+
+    private BodySplice _splice;
+
+    /// <summary>The array left out of the frame, if one was; its offset counts from the frame's start.</summary>
+    public BodySplice TakeSplice() => _splice;
 
     public override void Bool(ref bool value) => _out.WriteByte(value ? (byte)1 : (byte)0);
     public override void Byte(ref byte value) => _out.WriteByte(value);
@@ -226,7 +232,30 @@ internal sealed class LooseWriter : FieldVisitor
         }
         _out.WriteByte(1);
         _out.WriteInt32(value.Length);
+        if (value.Length >= _splice.Threshold && _splice.Array is null)
+        {
+            _splice.Array = value;
+            _splice.Offset = _out.Length;
+            return;
+        }
         _out.Write(value);
+    }
+
+    internal override void SharedHeader(Message message, SharedHeaderEncoding? shared)
+    {
+        if (shared is null || _cache is not null)
+        {
+            message.DescribeHeader(this);
+            return;
+        }
+        if (shared.Find(tight: false, Version) is { } header)
+        {
+            _out.Write(header.Data);
+            return;
+        }
+        int start = _out.Length;
+        message.DescribeHeader(this);
+        shared.Keep(tight: false, new EncodedHeader(Version, _out.WrittenSpan[start..].ToArray(), [], 0));
     }
 
     public override void Nested<T>(ref T? value) where T : class => WriteNested(value);

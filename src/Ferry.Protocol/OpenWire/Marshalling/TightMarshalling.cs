@@ -219,13 +219,24 @@ internal sealed class TightWriter : FieldVisitor
     private MarshalCache? _cache;
     private bool _stackTraces;
 
-    public void Reset(FrameBuffer data, int version, MarshalCache? cache, bool stackTraces)
+    public void Reset(FrameBuffer data, int version, MarshalCache? cache, bool stackTraces, int spliceThreshold = int.MaxValue)
     {
         _data = data;
         Version = version;
         _cache = cache;
         _stackTraces = stackTraces;
         _bitCount = 0;
+        _splice = new BodySplice(spliceThreshold);
+    }
+
+    private BodySplice _splice;
+
+    /// <summary>The array left out of the data section, its offset moved to count from the frame's start.</summary>
+    public BodySplice TakeSplice(int dataStartsAt)
+    {
+        var splice = _splice;
+        splice.Offset += dataStartsAt;
+        return splice;
     }
 
     /// <summary>The BooleanStream with its length prefix, written after the frame is walked.</summary>
@@ -347,8 +358,73 @@ internal sealed class TightWriter : FieldVisitor
         if (value is not null)
         {
             _data.WriteInt32(value.Length);
+            if (value.Length >= _splice.Threshold && _splice.Array is null)
+            {
+                _splice.Array = value;
+                _splice.Offset = _data.Length;
+                return;
+            }
             _data.Write(value);
         }
+    }
+
+    internal override void SharedHeader(Message message, SharedHeaderEncoding? shared)
+    {
+        if (shared is null || _cache is not null)
+        {
+            message.DescribeHeader(this);
+            return;
+        }
+        if (shared.Find(tight: true, Version) is { } header)
+        {
+            AppendBits(header.Bits, header.BitCount);
+            _data.Write(header.Data);
+            return;
+        }
+        int dataStart = _data.Length;
+        int bitStart = _bitCount;
+        message.DescribeHeader(this);
+        shared.Keep(tight: true, new EncodedHeader(Version, _data.WrittenSpan[dataStart..].ToArray(), CopyBits(bitStart, _bitCount - bitStart), _bitCount - bitStart));
+    }
+
+    private byte[] CopyBits(int start, int count)
+    {
+        var bits = new byte[(count + 7) >> 3];
+        for (int i = 0; i < count; i++)
+        {
+            int at = start + i;
+            if ((_bits[at >> 3] & (1 << (at & 7))) != 0)
+            {
+                bits[i >> 3] |= (byte)(1 << (i & 7));
+            }
+        }
+        return bits;
+    }
+
+    /// <summary>Appends <paramref name="count"/> bits packed from bit 0 (unused high bits zero), a byte at a time.</summary>
+    private void AppendBits(byte[] bits, int count)
+    {
+        int bytes = (count + 7) >> 3;
+        int at = _bitCount >> 3;
+        if (at + bytes + 1 > _bits.Length)
+        {
+            System.Array.Resize(ref _bits, Math.Max(_bits.Length * 2, at + bytes + 1));
+        }
+        int shift = _bitCount & 7;
+        if (shift == 0)
+        {
+            bits.AsSpan(0, bytes).CopyTo(_bits.AsSpan(at));
+        }
+        else
+        {
+            // The current byte holds `shift` bits (higher bits zero, see Bit); bytes after it are stale.
+            for (int i = 0; i < bytes; i++)
+            {
+                _bits[at + i] |= (byte)(bits[i] << shift);
+                _bits[at + i + 1] = (byte)(bits[i] >> (8 - shift));
+            }
+        }
+        _bitCount += count;
     }
 
     public override void Nested<T>(ref T? value) where T : class => WriteNested(value);

@@ -5,7 +5,7 @@
 //   javac -cp "$CP" -d out FerryInterop.java
 //   java -cp "out:$CP" FerryInterop tcp://127.0.0.1:61616 <scenario>
 //
-// Scenarios: connect types topic3 competing clientack tempreply browser
+// Scenarios: connect types topic3 topicmixed competing clientack tempreply browser
 // Last line on success: "OK <scenario>" (exit 0); on failure: "FAIL <scenario>: <reason>" (exit 1).
 // A watchdog prints FAIL and exits 2 if the run takes longer than 40 s.
 
@@ -61,6 +61,7 @@ public class FerryInterop {
                 case "connect": connect(); break;
                 case "types": types(); break;
                 case "topic3": topic3(); break;
+                case "topicmixed": topicMixed(); break;
                 case "competing": competing(); break;
                 case "clientack": clientAck(); break;
                 case "tempreply": tempReply(); break;
@@ -497,6 +498,110 @@ public class FerryInterop {
             }
             expectEmpty(cons, "subscriber " + c + " after " + N + " messages");
             log("subscriber " + c + " received all " + N + " in order");
+        }
+        close(pc);
+        for (Connection c : conns) close(c);
+    }
+
+    // ------------------------------------------------------------------ 3b. topicmixed
+    // One topic, subscribers on every wire format the client offers (tight and loose, OpenWire 12 and 9),
+    // one of which makes the broker redeliver: every subscriber gets every header field and body
+    // intact, and only the redelivering one sees a redelivery. The broker encodes a topic message's
+    // header once per wire format and shares it between dispatches; this is what would show a mix-up.
+
+    static void topicMixed() throws Exception {
+        final int N = 20;
+        String topicName = name("topicmixed");
+        String base = brokerUrl.split("\\?")[0];
+        String[] formats = {
+            "?wireFormat.tightEncodingEnabled=true",
+            "?wireFormat.tightEncodingEnabled=false",
+            "?wireFormat.tightEncodingEnabled=true&wireFormat.version=9",
+            "?wireFormat.tightEncodingEnabled=false&wireFormat.version=9",
+        };
+        List<Connection> conns = new ArrayList<>();
+        List<Session> sessions = new ArrayList<>();
+        List<MessageConsumer> consumers = new ArrayList<>();
+        for (int i = 0; i < formats.length; i++) {
+            Connection c = open(new ActiveMQConnectionFactory(base + formats[i]), "topicmixed-sub" + i);
+            conns.add(c);
+            // The last subscriber acknowledges by hand and recovers once, so the broker redelivers to it.
+            Session s = c.createSession(false, i == formats.length - 1 ? Session.CLIENT_ACKNOWLEDGE : Session.AUTO_ACKNOWLEDGE);
+            sessions.add(s);
+            consumers.add(s.createConsumer(s.createTopic(topicName)));
+        }
+        Connection pc = open("topicmixed-pub");
+        Session ps = pc.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Topic topic = ps.createTopic(topicName);
+        Queue replyTo = ps.createQueue(name("topicmixed.reply"));
+        MessageProducer p = ps.createProducer(topic);
+        List<Message> sent = new ArrayList<>();
+        for (int i = 0; i < N; i++) {
+            Message m;
+            if (i % 2 == 0) {
+                m = ps.createTextMessage("mixed " + i + " " + TEXT_UNICODE);
+            } else {
+                BytesMessage b = ps.createBytesMessage();
+                byte[] body = new byte[100 + i * 37];
+                for (int k = 0; k < body.length; k++) body[k] = (byte) (k * 7 + i);
+                b.writeBytes(body);
+                m = b;
+            }
+            m.setJMSCorrelationID("corr-" + i);
+            m.setJMSType("type-" + (i % 3));
+            m.setJMSReplyTo(replyTo);
+            m.setIntProperty("seq", i);
+            m.setStringProperty("label", TEXT_BMP + " " + i);
+            p.send(m, i % 3 == 0 ? DeliveryMode.NON_PERSISTENT : DeliveryMode.PERSISTENT, i % 10, i % 4 == 0 ? 0 : TTL);
+            sent.add(m);
+        }
+        log("published " + N + " messages to topic " + topicName);
+        for (int c = 0; c < consumers.size(); c++) {
+            boolean recovering = c == consumers.size() - 1;
+            Message last = null;
+            for (int pass = 0; pass < (recovering ? 2 : 1); pass++) {
+                for (int i = 0; i < N; i++) {
+                    String w = "subscriber " + c + " (" + formats[c] + ") pass " + pass + " message " + i;
+                    Message m = receive(consumers.get(c), w);
+                    last = m;
+                    Message x = sent.get(i);
+                    eq(w + " JMSMessageID", x.getJMSMessageID(), m.getJMSMessageID());
+                    eq(w + " seq", i, m.getIntProperty("seq"));
+                    eq(w + " label", TEXT_BMP + " " + i, m.getStringProperty("label"));
+                    eq(w + " JMSCorrelationID", "corr-" + i, m.getJMSCorrelationID());
+                    eq(w + " JMSType", "type-" + (i % 3), m.getJMSType());
+                    eq(w + " JMSReplyTo", destName(replyTo), destName(m.getJMSReplyTo()));
+                    eq(w + " JMSDestination", "topic://" + topicName, destName(m.getJMSDestination()));
+                    eq(w + " JMSDeliveryMode", x.getJMSDeliveryMode(), m.getJMSDeliveryMode());
+                    eq(w + " JMSPriority", i % 10, m.getJMSPriority());
+                    eq(w + " JMSExpiration", x.getJMSExpiration(), m.getJMSExpiration());
+                    eq(w + " JMSTimestamp", x.getJMSTimestamp(), m.getJMSTimestamp());
+                    eq(w + " JMSRedelivered", pass == 1, m.getJMSRedelivered());
+                    eq(w + " JMSXDeliveryCount", pass + 1, m.getIntProperty("JMSXDeliveryCount"));
+                    if (i % 2 == 0) {
+                        check(m instanceof TextMessage, w + ": not a TextMessage");
+                        eq(w + " text", "mixed " + i + " " + TEXT_UNICODE, ((TextMessage) m).getText());
+                    } else {
+                        check(m instanceof BytesMessage, w + ": not a BytesMessage");
+                        BytesMessage b = (BytesMessage) m;
+                        byte[] body = new byte[(int) b.getBodyLength()];
+                        b.readBytes(body);
+                        eq(w + " body length", 100 + i * 37, body.length);
+                        for (int k = 0; k < body.length; k++) {
+                            if (body[k] != (byte) (k * 7 + i)) throw new CheckFailed(w + ": body byte " + k + " differs");
+                        }
+                    }
+                }
+                if (recovering && pass == 0) {
+                    sessions.get(c).recover();
+                }
+            }
+            if (recovering) {
+                // Acknowledging the last acknowledges all, so nothing comes back.
+                last.acknowledge();
+            }
+            expectEmpty(consumers.get(c), "subscriber " + c + " after " + N + " messages");
+            log("subscriber " + c + " (" + formats[c] + ") received all " + N + " intact");
         }
         close(pc);
         for (Connection c : conns) close(c);
