@@ -11,25 +11,38 @@ namespace Ferry.Protocol.OpenWire;
 /// </summary>
 public sealed class SharedHeaderEncoding
 {
+    // Usually one form each; consumers on several OpenWire versions make a short list.
     private EncodedHeader? _loose;
     private EncodedHeader? _tight;
 
     internal EncodedHeader? Find(bool tight, int version)
     {
-        var found = tight ? Volatile.Read(ref _tight) : Volatile.Read(ref _loose);
-        return found?.Version == version ? found : null;
+        for (var form = tight ? Volatile.Read(ref _tight) : Volatile.Read(ref _loose); form is not null; form = form.Next)
+        {
+            if (form.Version == version)
+            {
+                return form;
+            }
+        }
+        return null;
     }
 
-    /// <summary>Keeps the first form stored for an encoding; a racing writer's equal copy is dropped.</summary>
+    /// <summary>Adds a form unless one for its encoding and version is there already (a racing writer's equal copy).</summary>
     internal void Keep(bool tight, EncodedHeader header)
     {
-        if (tight)
+        ref var head = ref tight ? ref _tight : ref _loose;
+        while (true)
         {
-            Interlocked.CompareExchange(ref _tight, header, null);
-        }
-        else
-        {
-            Interlocked.CompareExchange(ref _loose, header, null);
+            var current = Volatile.Read(ref head);
+            if (Find(tight, header.Version) is not null)
+            {
+                return;
+            }
+            header.Next = current;
+            if (Interlocked.CompareExchange(ref head, header, current) == current)
+            {
+                return;
+            }
         }
     }
 }
@@ -44,4 +57,6 @@ internal sealed class EncodedHeader(int version, byte[] data, byte[] bits, int b
     public byte[] Data { get; } = data;
     public byte[] Bits { get; } = bits;
     public int BitCount { get; } = bitCount;
+    /// <summary>The form for another version, if any.</summary>
+    public EncodedHeader? Next { get; set; }
 }

@@ -38,6 +38,57 @@ public sealed class TopicAndAdvisoryTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => late.ReceiveAsync(TimeSpan.FromMilliseconds(200)));
     }
 
+    /// <summary>
+    /// A topic message for several subscribers has its header encoded once and shared (per encoding and
+    /// version); subscribers on different wire formats each decode it whole, and the copy a poison ack
+    /// sends to the DLQ carries its own destination, not the shared topic header.
+    /// </summary>
+    [Fact]
+    public async Task Subscribers_on_mixed_wire_formats_share_a_header_and_the_dead_letter_copy_gets_its_own()
+    {
+        await using var engine = new EngineFixture();
+        var topic = Destination.Topic("mixed.formats");
+        var formats = new[]
+        {
+            new WireFormatOptions { TightEncodingEnabled = true },
+            new WireFormatOptions { TightEncodingEnabled = false },
+            new WireFormatOptions { TightEncodingEnabled = true, Version = 9 },
+            new WireFormatOptions { TightEncodingEnabled = false, Version = 9 },
+        };
+        var subscribers = new List<OpenWireTestClient>();
+        foreach (var format in formats)
+        {
+            var s = await engine.ConnectAsync(wireFormat: format);
+            await s.SubscribeAsync(topic);
+            subscribers.Add(s);
+        }
+        var dlqReader = await engine.ConnectAsync();
+        await dlqReader.SubscribeAsync(Destination.Queue("ActiveMQ.DLQ"));
+        var publisher = await engine.ConnectAsync();
+        var producer = await publisher.AddProducerAsync(topic);
+        for (int i = 0; i < 5; i++)
+        {
+            await publisher.SendTextAsync(producer, topic, "m" + i, persistent: true);
+        }
+        foreach (var s in subscribers)
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                var d = await s.ReceiveAsync();
+                Assert.Equal("m" + i, OpenWireTestClient.TextOf(d.Message!));
+                Assert.Equal(topic, d.Message!.Destination);
+                Assert.Equal(producer, d.Message.ProducerId);
+                Assert.True(d.Message.Persistent);
+                // The first subscriber refuses the first message: it goes to the DLQ.
+                s.Ack(d, s == subscribers[0] && i == 0 ? AckType.Poison : AckType.Standard);
+            }
+        }
+        var dead = await dlqReader.ReceiveAsync();
+        Assert.Equal("m0", OpenWireTestClient.TextOf(dead.Message!));
+        Assert.Equal(Destination.Queue("ActiveMQ.DLQ"), dead.Message!.Destination);
+        Assert.Equal(topic, dead.Message.OriginalDestination);
+    }
+
     [Fact]
     public async Task Wildcard_subscriber_receives_from_topics_created_after_it_subscribed()
     {

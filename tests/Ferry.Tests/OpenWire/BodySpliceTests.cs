@@ -84,4 +84,33 @@ public sealed class BodySpliceTests
         codec.Write(message, output);
         Assert.Equal(expected.AsSpan(0, output.WrittenCount).ToArray(), output.WrittenSpan.ToArray());
     }
+
+    /// <summary>
+    /// A large array inside the shared header (an XA transaction id the producer sent) is kept whole in
+    /// the shared form, so every later frame built from it carries it.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_large_array_in_a_shared_header_is_kept_whole(bool tight)
+    {
+        var settings = OpenWireSamples.Settings(12, tight);
+        var dispatch = Dispatch(5000, 0);
+        dispatch.Message!.OriginalTransactionId = new XATransactionId
+        {
+            FormatId = 1,
+            GlobalTransactionId = Enumerable.Range(0, 3000).Select(i => (byte)i).ToArray(),
+            BranchQualifier = [1, 2, 3],
+        };
+        var expected = OpenWireSamples.Frame(dispatch, settings);
+        dispatch.Message.SharedHeader = new SharedHeaderEncoding();
+        for (int i = 0; i < 3; i++)
+        {
+            using var codec = new OpenWireFormat(long.MaxValue);
+            codec.Apply(settings);
+            var output = new ArrayBufferWriter<byte>();
+            codec.Write(dispatch, output);
+            Assert.Equal(expected, output.WrittenSpan.ToArray());
+        }
+    }
 }

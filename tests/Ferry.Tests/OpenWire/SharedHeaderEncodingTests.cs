@@ -1,5 +1,6 @@
 using Ferry.Protocol.OpenWire;
 using Ferry.Protocol.OpenWire.Commands;
+using Ferry.Protocol.OpenWire.Marshalling;
 
 namespace Ferry.Tests.OpenWire;
 
@@ -144,5 +145,57 @@ public sealed class SharedHeaderEncodingTests
             Parallel.For(0, frames.Length, i => frames[i] = OpenWireSamples.Frame(DispatchOf(message, 1, 0), settings));
             Assert.All(frames, frame => Assert.Equal(expected, frame));
         }
+    }
+
+    /// <summary>
+    /// The tight header's bits land at every offset of the BooleanStream, in a writer whose bit array
+    /// holds a previous frame's bits (all ones): kept once, then copied, they must give the same stream.
+    /// </summary>
+    [Fact]
+    public void Tight_header_bits_are_copied_at_every_offset_over_stale_bits()
+    {
+        var message = FilledMessage();
+        message.SharedHeader = new SharedHeaderEncoding();
+        var writer = new TightWriter();
+        var plainWriter = new TightWriter();
+        using var data = new FrameBuffer();
+        using var plainData = new FrameBuffer();
+        using var stream = new FrameBuffer();
+        using var plainStream = new FrameBuffer();
+        for (int round = 0; round < 2; round++)
+        {
+            for (int before = 0; before < 24; before++)
+            {
+                foreach (var (w, d, shared) in new[] { (writer, data, message.SharedHeader), (plainWriter, plainData, (SharedHeaderEncoding?)null) })
+                {
+                    // A previous frame full of set bits.
+                    w.Reset(d, 12, null, false);
+                    bool one = true;
+                    for (int i = 0; i < 700; i++)
+                    {
+                        w.Bool(ref one);
+                    }
+                    d.Reset();
+                    w.Reset(d, 12, null, false);
+                    for (int i = 0; i < before; i++)
+                    {
+                        bool bit = i % 3 == 0;
+                        w.Bool(ref bit);
+                    }
+                    w.SharedHeader(message, shared);
+                    bool after = false;
+                    w.Bool(ref after);
+                    after = true;
+                    w.Bool(ref after);
+                }
+                stream.Reset();
+                plainStream.Reset();
+                writer.WriteBooleanStream(stream);
+                plainWriter.WriteBooleanStream(plainStream);
+                Assert.Equal(plainStream.WrittenSpan.ToArray(), stream.WrittenSpan.ToArray());
+                Assert.Equal(plainData.WrittenSpan.ToArray(), data.WrittenSpan.ToArray());
+            }
+        }
+        Assert.NotNull(message.SharedHeader.Find(tight: true, 12));
     }
 }

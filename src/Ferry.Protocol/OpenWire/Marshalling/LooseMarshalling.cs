@@ -254,7 +254,11 @@ internal sealed class LooseWriter : FieldVisitor
             return;
         }
         int start = _out.Length;
+        // The kept bytes must be whole: no array of the header (an XA transaction id) may be left out for splicing.
+        var splice = _splice;
+        _splice = new BodySplice(int.MaxValue);
         message.DescribeHeader(this);
+        _splice = splice;
         shared.Keep(tight: false, new EncodedHeader(Version, _out.WrittenSpan[start..].ToArray(), [], 0));
     }
 

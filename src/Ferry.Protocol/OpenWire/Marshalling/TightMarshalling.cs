@@ -383,7 +383,11 @@ internal sealed class TightWriter : FieldVisitor
         }
         int dataStart = _data.Length;
         int bitStart = _bitCount;
+        // The kept bytes must be whole: no array of the header (an XA transaction id) may be left out for splicing.
+        var splice = _splice;
+        _splice = new BodySplice(int.MaxValue);
         message.DescribeHeader(this);
+        _splice = splice;
         shared.Keep(tight: true, new EncodedHeader(Version, _data.WrittenSpan[dataStart..].ToArray(), CopyBits(bitStart, _bitCount - bitStart), _bitCount - bitStart));
     }
 

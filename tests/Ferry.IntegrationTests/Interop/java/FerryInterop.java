@@ -504,10 +504,12 @@ public class FerryInterop {
     }
 
     // ------------------------------------------------------------------ 3b. topicmixed
-    // One topic, subscribers on every wire format the client offers (tight and loose, OpenWire 12 and 9),
-    // one of which makes the broker redeliver: every subscriber gets every header field and body
-    // intact, and only the redelivering one sees a redelivery. The broker encodes a topic message's
-    // header once per wire format and shares it between dispatches; this is what would show a mix-up.
+    // One topic, subscribers on every wire format the client offers (tight and loose, OpenWire 12 and 9);
+    // the last is durable, goes away without acknowledging and comes back, so the broker redelivers to it
+    // alone. Every subscriber gets every header field and body intact (bodies up to 6 KiB, past the size
+    // the broker writes straight from the message's array), and only the durable one sees a redelivery.
+    // The broker encodes a topic message's header once per wire format and version and shares it between
+    // the dispatches; this is what would show a mix-up.
 
     static void topicMixed() throws Exception {
         final int N = 20;
@@ -519,16 +521,16 @@ public class FerryInterop {
             "?wireFormat.tightEncodingEnabled=true&wireFormat.version=9",
             "?wireFormat.tightEncodingEnabled=false&wireFormat.version=9",
         };
+        final int durable = formats.length - 1;
         List<Connection> conns = new ArrayList<>();
-        List<Session> sessions = new ArrayList<>();
         List<MessageConsumer> consumers = new ArrayList<>();
         for (int i = 0; i < formats.length; i++) {
             Connection c = open(new ActiveMQConnectionFactory(base + formats[i]), "topicmixed-sub" + i);
             conns.add(c);
-            // The last subscriber acknowledges by hand and recovers once, so the broker redelivers to it.
-            Session s = c.createSession(false, i == formats.length - 1 ? Session.CLIENT_ACKNOWLEDGE : Session.AUTO_ACKNOWLEDGE);
-            sessions.add(s);
-            consumers.add(s.createConsumer(s.createTopic(topicName)));
+            Session s = c.createSession(false, i == durable ? Session.CLIENT_ACKNOWLEDGE : Session.AUTO_ACKNOWLEDGE);
+            consumers.add(i == durable
+                ? s.createDurableSubscriber(s.createTopic(topicName), "mixed")
+                : s.createConsumer(s.createTopic(topicName)));
         }
         Connection pc = open("topicmixed-pub");
         Session ps = pc.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -542,9 +544,7 @@ public class FerryInterop {
                 m = ps.createTextMessage("mixed " + i + " " + TEXT_UNICODE);
             } else {
                 BytesMessage b = ps.createBytesMessage();
-                byte[] body = new byte[100 + i * 37];
-                for (int k = 0; k < body.length; k++) body[k] = (byte) (k * 7 + i);
-                b.writeBytes(body);
+                b.writeBytes(mixedBody(i));
                 m = b;
             }
             m.setJMSCorrelationID("corr-" + i);
@@ -557,54 +557,65 @@ public class FerryInterop {
         }
         log("published " + N + " messages to topic " + topicName);
         for (int c = 0; c < consumers.size(); c++) {
-            boolean recovering = c == consumers.size() - 1;
-            Message last = null;
-            for (int pass = 0; pass < (recovering ? 2 : 1); pass++) {
-                for (int i = 0; i < N; i++) {
-                    String w = "subscriber " + c + " (" + formats[c] + ") pass " + pass + " message " + i;
-                    Message m = receive(consumers.get(c), w);
-                    last = m;
-                    Message x = sent.get(i);
-                    eq(w + " JMSMessageID", x.getJMSMessageID(), m.getJMSMessageID());
-                    eq(w + " seq", i, m.getIntProperty("seq"));
-                    eq(w + " label", TEXT_BMP + " " + i, m.getStringProperty("label"));
-                    eq(w + " JMSCorrelationID", "corr-" + i, m.getJMSCorrelationID());
-                    eq(w + " JMSType", "type-" + (i % 3), m.getJMSType());
-                    eq(w + " JMSReplyTo", destName(replyTo), destName(m.getJMSReplyTo()));
-                    eq(w + " JMSDestination", "topic://" + topicName, destName(m.getJMSDestination()));
-                    eq(w + " JMSDeliveryMode", x.getJMSDeliveryMode(), m.getJMSDeliveryMode());
-                    eq(w + " JMSPriority", i % 10, m.getJMSPriority());
-                    eq(w + " JMSExpiration", x.getJMSExpiration(), m.getJMSExpiration());
-                    eq(w + " JMSTimestamp", x.getJMSTimestamp(), m.getJMSTimestamp());
-                    eq(w + " JMSRedelivered", pass == 1, m.getJMSRedelivered());
-                    eq(w + " JMSXDeliveryCount", pass + 1, m.getIntProperty("JMSXDeliveryCount"));
-                    if (i % 2 == 0) {
-                        check(m instanceof TextMessage, w + ": not a TextMessage");
-                        eq(w + " text", "mixed " + i + " " + TEXT_UNICODE, ((TextMessage) m).getText());
-                    } else {
-                        check(m instanceof BytesMessage, w + ": not a BytesMessage");
-                        BytesMessage b = (BytesMessage) m;
-                        byte[] body = new byte[(int) b.getBodyLength()];
-                        b.readBytes(body);
-                        eq(w + " body length", 100 + i * 37, body.length);
-                        for (int k = 0; k < body.length; k++) {
-                            if (body[k] != (byte) (k * 7 + i)) throw new CheckFailed(w + ": body byte " + k + " differs");
-                        }
-                    }
-                }
-                if (recovering && pass == 0) {
-                    sessions.get(c).recover();
-                }
+            checkMixed(consumers.get(c), sent, "subscriber " + c + " (" + formats[c] + ")", false);
+            if (c != durable) {
+                expectEmpty(consumers.get(c), "subscriber " + c + " after " + N + " messages");
             }
-            if (recovering) {
-                // Acknowledging the last acknowledges all, so nothing comes back.
-                last.acknowledge();
-            }
-            expectEmpty(consumers.get(c), "subscriber " + c + " after " + N + " messages");
             log("subscriber " + c + " (" + formats[c] + ") received all " + N + " intact");
         }
+        // The durable subscriber leaves without acknowledging, and comes back on the same format.
+        close(conns.get(durable));
+        Connection again = open(new ActiveMQConnectionFactory(base + formats[durable]), "topicmixed-sub" + durable);
+        Session s = again.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        MessageConsumer back = s.createDurableSubscriber(s.createTopic(topicName), "mixed");
+        Message last = checkMixed(back, sent, "durable subscriber back", true);
+        last.acknowledge();
+        expectEmpty(back, "durable subscriber after the redelivery");
+        log("durable subscriber received all " + N + " again, redelivered");
+        back.close();
+        s.unsubscribe("mixed");
+        close(again);
         close(pc);
-        for (Connection c : conns) close(c);
+        for (int c = 0; c < durable; c++) close(conns.get(c));
+    }
+
+    static byte[] mixedBody(int i) {
+        byte[] body = new byte[i % 4 == 1 ? 5000 + i * 37 : 100 + i * 37];
+        for (int k = 0; k < body.length; k++) body[k] = (byte) (k * 7 + i);
+        return body;
+    }
+
+    static Message checkMixed(MessageConsumer consumer, List<Message> sent, String who, boolean redelivered) throws Exception {
+        Message m = null;
+        for (int i = 0; i < sent.size(); i++) {
+            String w = who + " message " + i;
+            m = receive(consumer, w);
+            Message x = sent.get(i);
+            eq(w + " JMSMessageID", x.getJMSMessageID(), m.getJMSMessageID());
+            eq(w + " seq", i, m.getIntProperty("seq"));
+            eq(w + " label", TEXT_BMP + " " + i, m.getStringProperty("label"));
+            eq(w + " JMSCorrelationID", "corr-" + i, m.getJMSCorrelationID());
+            eq(w + " JMSType", "type-" + (i % 3), m.getJMSType());
+            eq(w + " JMSReplyTo", destName(x.getJMSReplyTo()), destName(m.getJMSReplyTo()));
+            eq(w + " JMSDestination", destName(x.getJMSDestination()), destName(m.getJMSDestination()));
+            eq(w + " JMSDeliveryMode", x.getJMSDeliveryMode(), m.getJMSDeliveryMode());
+            eq(w + " JMSPriority", i % 10, m.getJMSPriority());
+            eq(w + " JMSExpiration", x.getJMSExpiration(), m.getJMSExpiration());
+            eq(w + " JMSTimestamp", x.getJMSTimestamp(), m.getJMSTimestamp());
+            eq(w + " JMSRedelivered", redelivered, m.getJMSRedelivered());
+            eq(w + " JMSXDeliveryCount", redelivered ? 2 : 1, m.getIntProperty("JMSXDeliveryCount"));
+            if (i % 2 == 0) {
+                check(m instanceof TextMessage, w + ": not a TextMessage");
+                eq(w + " text", "mixed " + i + " " + TEXT_UNICODE, ((TextMessage) m).getText());
+            } else {
+                check(m instanceof BytesMessage, w + ": not a BytesMessage");
+                BytesMessage b = (BytesMessage) m;
+                byte[] body = new byte[(int) b.getBodyLength()];
+                b.readBytes(body);
+                check(Arrays.equals(mixedBody(i), body), w + ": body differs (" + body.length + " bytes)");
+            }
+        }
+        return m;
     }
 
     // ------------------------------------------------------------------ 4. competing
