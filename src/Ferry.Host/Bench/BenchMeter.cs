@@ -18,6 +18,8 @@ internal sealed class BenchMeter : IAsyncDisposable
     private long _bytes;
     private long _first;
     private long _last;
+    // This process's CPU time when the first message was counted, in ticks.
+    private long _cpuAtFirst;
 
     public BenchMeter(string role, bool quiet)
     {
@@ -31,7 +33,10 @@ internal sealed class BenchMeter : IAsyncDisposable
     public void Count(int bytes)
     {
         long now = Stopwatch.GetTimestamp();
-        Interlocked.CompareExchange(ref _first, now, 0);
+        if (Interlocked.CompareExchange(ref _first, now, 0) == 0)
+        {
+            Volatile.Write(ref _cpuAtFirst, Environment.CpuUsage.TotalTime.Ticks);
+        }
         Interlocked.Increment(ref _messages);
         Interlocked.Add(ref _bytes, bytes);
         Volatile.Write(ref _last, now);
@@ -87,6 +92,14 @@ internal sealed class BenchMeter : IAsyncDisposable
             new("msg_per_s", rate.ToString("F1", CultureInfo.InvariantCulture)),
             new("mb_per_s", (seconds > 0 ? bytes / seconds / 1e6 : 0).ToString("F2", CultureInfo.InvariantCulture)),
         };
+        if (messages > 0)
+        {
+            // The process's CPU from the first message to now (start-up and JIT before it left out), so a
+            // script can tell what a run cost the client next to what it cost the broker.
+            var cpu = TimeSpan.FromTicks(Environment.CpuUsage.TotalTime.Ticks - Volatile.Read(ref _cpuAtFirst));
+            fields.Add(new("cpu_s", cpu.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture)));
+            fields.Add(new("cpu_us_per_msg", (cpu.TotalMicroseconds / messages).ToString("F2", CultureInfo.InvariantCulture)));
+        }
         long[] all;
         lock (_latencies)
         {
