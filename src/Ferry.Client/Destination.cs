@@ -28,6 +28,9 @@ public abstract class Destination : IEquatable<Destination>
 
     internal Wire.Destination ToWire() => new(Kind, Name);
 
+    /// <summary>Whether <paramref name="wire"/> names this destination.</summary>
+    internal bool Is(Wire.Destination? wire) => wire is not null && wire.Kind == Kind && string.Equals(wire.Name, Name, StringComparison.Ordinal);
+
     internal static Destination? FromWire(Wire.Destination? destination) => destination?.Kind switch
     {
         null => null,

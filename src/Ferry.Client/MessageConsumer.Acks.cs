@@ -14,7 +14,7 @@ public sealed partial class MessageConsumer
     private int BatchThreshold => Math.Max(1, (int)Math.Ceiling(_info.PrefetchSize * 0.5));
 
     /// <summary>Hands one message to the application: expired ones are acked as expired instead (null).</summary>
-    private async Task<Message?> DeliverAsync(Delivery delivery)
+    private async ValueTask<Message?> DeliverAsync(Delivery delivery)
     {
         var wire = delivery.Message;
         if (wire.IsExpired(Connection.Time.GetUtcNow().ToUnixTimeMilliseconds()))
@@ -23,7 +23,7 @@ public sealed partial class MessageConsumer
             return null;
         }
         var tx = await Session.EnsureTransactionAsync(CancellationToken.None);
-        var message = MessageCodec.FromWire(wire, delivery.RedeliveryCounter);
+        var message = MessageCodec.FromWire(wire, delivery.RedeliveryCounter, Destination);
         message.Delivery = delivery;
         List<Delivery>? deliveredAck = null;
         lock (_gate)
@@ -51,7 +51,7 @@ public sealed partial class MessageConsumer
     }
 
     /// <summary>After receive returns or the listener returns: auto acks now, dups-ok acks a batch.</summary>
-    private async Task AfterConsumedAsync(Delivery delivery)
+    private async ValueTask AfterConsumedAsync(Delivery delivery)
     {
         switch (Session.AcknowledgeMode)
         {

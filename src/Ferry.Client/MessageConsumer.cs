@@ -19,7 +19,9 @@ public sealed partial class MessageConsumer : IAsyncDisposable
     private readonly List<Delivery> _awaitingDeliveredAck = [];
     private readonly Wire.ConsumerInfo _info;
     private readonly DuplicateAudit _audit;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Created by a receiver about to wait, completed and dropped by the next change: a dispatch that
+    // nobody waits for allocates nothing and wakes nobody.
+    private TaskCompletionSource? _changed;
     private long _lastDeliveredSequenceId = -1;
     private bool _pullOutstanding;
     private bool _pullEmpty;
@@ -69,6 +71,15 @@ public sealed partial class MessageConsumer : IAsyncDisposable
     public async ValueTask<Message?> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ThrowIfListening();
+        // A message already prefetched needs no timer.
+        while (TakeReady() is { } ready)
+        {
+            if (await DeliverAsync(ready) is { } message)
+            {
+                await AfterConsumedAsync(ready);
+                return message;
+            }
+        }
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bool pulling = _info.PrefetchSize == 0;
         // A pulling consumer lets the broker answer "nothing" (a null dispatch); the local timer only backs it up.
@@ -180,13 +191,13 @@ public sealed partial class MessageConsumer : IAsyncDisposable
 
     internal void Wake()
     {
-        TaskCompletionSource changed;
+        TaskCompletionSource? changed;
         lock (_gate)
         {
             changed = _changed;
-            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _changed = null;
         }
-        changed.TrySetResult();
+        changed?.TrySetResult();
     }
 
     /// <summary>Called on the transport's read loop for each MessageDispatch to this consumer; never blocks.</summary>
@@ -231,8 +242,27 @@ public sealed partial class MessageConsumer : IAsyncDisposable
         Wake();
     }
 
+    /// <summary>A prefetched message if one is waiting (and the connection is started), without waiting.</summary>
+    private Delivery? TakeReady()
+    {
+        lock (_gate)
+        {
+            if (IsClosed)
+            {
+                return null;
+            }
+            Connection.ThrowIfFailed();
+            if (Connection.IsStarted && _unconsumed.First is { } first)
+            {
+                _unconsumed.RemoveFirst();
+                return first.Value;
+            }
+            return null;
+        }
+    }
+
     /// <summary>The next message, delivered (and counted for acks) but not yet acknowledged; null when closed.</summary>
-    private async Task<(Delivery Delivery, Message Message)?> NextAsync(long pullTimeout, CancellationToken cancellationToken)
+    private async ValueTask<(Delivery Delivery, Message Message)?> NextAsync(long pullTimeout, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -259,7 +289,7 @@ public sealed partial class MessageConsumer : IAsyncDisposable
                         return null;
                     }
                 }
-                changed = _changed.Task;
+                changed = delivery is null ? (_changed ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task : Task.CompletedTask;
                 if (delivery is null && _info.PrefetchSize == 0 && Connection.IsStarted && !_pullOutstanding)
                 {
                     _pullOutstanding = pull = true;
@@ -312,7 +342,7 @@ public sealed partial class MessageConsumer : IAsyncDisposable
             catch (Exception) when (Session.AcknowledgeMode is AcknowledgeMode.Auto or AcknowledgeMode.DupsOk)
 #pragma warning restore CA1031
             {
-                await SafelyAsync(() => RedeliverLocallyAsync(CancellationToken.None));
+                await SafelyAsync(() => new ValueTask(RedeliverLocallyAsync(CancellationToken.None)));
                 continue;
             }
 #pragma warning disable CA1031
@@ -325,7 +355,7 @@ public sealed partial class MessageConsumer : IAsyncDisposable
         }
     }
 
-    private static async Task SafelyAsync(Func<Task> action)
+    private static async Task SafelyAsync(Func<ValueTask> action)
     {
         try
         {

@@ -125,7 +125,7 @@ public sealed class MessageProducer : IAsyncDisposable
                 options.SendTimeout > TimeSpan.Zero ? options.SendTimeout : null);
         }
 
-        message.MessageId = wire.MessageId.ToString();
+        message.SetMessageId(wire.MessageId);
         message.Destination = target;
         message.DeliveryMode = mode;
         message.Priority = prio;

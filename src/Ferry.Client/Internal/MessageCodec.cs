@@ -22,7 +22,8 @@ internal static class MessageCodec
         return wire;
     }
 
-    public static Message FromWire(Wire.Message wire, int redeliveryCounter)
+    /// <summary>The application's view of a received message; <paramref name="consumed"/> (the consumer's destination) is reused when the message names it, not rebuilt per message.</summary>
+    public static Message FromWire(Wire.Message wire, int redeliveryCounter, Destination? consumed = null)
     {
         Message message = wire.DataType switch
         {
@@ -35,8 +36,8 @@ internal static class MessageCodec
         var content = wire.Compressed ? BodyCodec.Inflate(wire.Content, wire.DataType) : wire.Content;
         message.DecodeBody(content);
         message.Properties.Load(wire.MarshalledProperties is { } props ? PrimitiveMap.Decode(props) : null);
-        message.MessageId = wire.MessageId?.ToString();
-        message.Destination = Destination.FromWire(wire.Destination);
+        message.SetMessageId(wire.MessageId);
+        message.Destination = consumed is not null && consumed.Is(wire.Destination) ? consumed : Destination.FromWire(wire.Destination);
         message.CorrelationId = wire.CorrelationId;
         message.ReplyTo = Destination.FromWire(wire.ReplyTo);
         message.Type = wire.Type;

@@ -8,8 +8,26 @@ namespace Ferry.Client;
 /// </summary>
 public class Message
 {
+    private string? _messageId;
+    // The id as it came off (or went onto) the wire; its text is built only if the application asks.
+    private Ferry.Protocol.OpenWire.Commands.MessageId? _wireMessageId;
+
     /// <summary>The message id (JMSMessageID), <c>ID:&lt;producer id&gt;:&lt;sequence&gt;</c>; set by the send.</summary>
-    public string? MessageId { get; internal set; }
+    public string? MessageId
+    {
+        get => _messageId ??= _wireMessageId?.ToString();
+        internal set
+        {
+            _messageId = value;
+            _wireMessageId = null;
+        }
+    }
+
+    internal void SetMessageId(Ferry.Protocol.OpenWire.Commands.MessageId? id)
+    {
+        _wireMessageId = id;
+        _messageId = null;
+    }
 
     /// <summary>The destination it was sent to (JMSDestination); set by the send.</summary>
     public Destination? Destination { get; internal set; }
