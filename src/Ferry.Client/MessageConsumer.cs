@@ -247,18 +247,20 @@ public sealed partial class MessageConsumer : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (IsClosed)
-            {
-                return null;
-            }
-            Connection.ThrowIfFailed();
-            if (Connection.IsStarted && _unconsumed.First is { } first)
-            {
-                _unconsumed.RemoveFirst();
-                return first.Value;
-            }
-            return null;
+            return IsClosed ? null : TakeReadyLocked();
         }
+    }
+
+    /// <summary>Under <see cref="_gate"/>: the first prefetched message if the connection is started; throws if it failed.</summary>
+    private Delivery? TakeReadyLocked()
+    {
+        Connection.ThrowIfFailed();
+        if (Connection.IsStarted && _unconsumed.First is { } first)
+        {
+            _unconsumed.RemoveFirst();
+            return first.Value;
+        }
+        return null;
     }
 
     /// <summary>The next message, delivered (and counted for acks) but not yet acknowledged; null when closed.</summary>
@@ -275,13 +277,8 @@ public sealed partial class MessageConsumer : IAsyncDisposable
                 {
                     return null;
                 }
-                Connection.ThrowIfFailed();
-                if (Connection.IsStarted && _unconsumed.First is { } first)
-                {
-                    _unconsumed.RemoveFirst();
-                    delivery = first.Value;
-                }
-                else if (_pullEmpty)
+                delivery = TakeReadyLocked();
+                if (delivery is null && _pullEmpty)
                 {
                     _pullEmpty = false;
                     if (pullTimeout != 0)
