@@ -18,6 +18,10 @@ public sealed class BenchCommandTests
         Assert.Equal(messages, (long)CommandProcess.Number(summary, "messages"));
         Assert.True(CommandProcess.Number(summary, "msg_per_s") > 0, "a rate");
         Assert.True(CommandProcess.Number(summary, "mb_per_s") > 0, "a byte rate");
+        // The process's own CPU from its first message on, whole and per message (cpu_s is rounded to 1 ms).
+        double cpu = CommandProcess.Number(summary, "cpu_s");
+        Assert.True(cpu > 0, "the client's CPU time");
+        Assert.InRange(CommandProcess.Number(summary, "cpu_us_per_msg"), (cpu * 1e6 - 1000) / messages - 0.01, (cpu * 1e6 + 1000) / messages + 0.01);
         if (latency)
         {
             double p50 = CommandProcess.Number(summary, "p50_us"), p99 = CommandProcess.Number(summary, "p99_us"), max = CommandProcess.Number(summary, "max_us");
