@@ -4,10 +4,8 @@ using Ferry.Protocol.OpenWire.Commands;
 namespace Ferry.Protocol.OpenWire.Marshalling;
 
 /// <summary>Reads the loose encoding: every field in full, in the order its type describes.</summary>
-internal sealed class LooseReader : FieldVisitor
+internal sealed class LooseReader() : FieldVisitor(isReader: true)
 {
-    public override bool IsReader => true;
-
     private const int MaxDepth = 32;
     private ReadOnlyMemory<byte> _data;
     private int _pos;
@@ -64,10 +62,34 @@ internal sealed class LooseReader : FieldVisitor
         value = present ? Take(BinaryPrimitives.ReadInt32BigEndian(Take(4))).ToArray() : null;
     }
 
-    public override void Nested<T>(ref T? value) where T : class
+    protected override DataStructure? VisitNested(DataStructure? value) => ReadNested();
+
+    protected override DataStructure? VisitCached(DataStructure? value)
     {
-        var read = ReadNested();
-        value = read is null ? null : DataStructureFactory.Cast<T>(read);
+        if (_cache is null)
+        {
+            return ReadNested();
+        }
+        bool isNew = false;
+        Bool(ref isNew);
+        short index = BinaryPrimitives.ReadInt16BigEndian(Take(2));
+        return isNew ? _cache.Store(index, ReadNested()) : _cache.Get(index);
+    }
+
+    protected override int VisitArrayLength(int length)
+    {
+        bool present = false;
+        Bool(ref present);
+        if (!present)
+        {
+            return -1;
+        }
+        short count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
+        if (count < 0 || count > _data.Length - _pos)
+        {
+            throw new ProtocolException($"Array announces {count} elements, more than the frame holds");
+        }
+        return count;
     }
 
     public DataStructure? ReadNested()
@@ -87,42 +109,6 @@ internal sealed class LooseReader : FieldVisitor
         obj.Describe(this);
         _depth--;
         return obj;
-    }
-
-    public override void Cached<T>(ref T? value) where T : class
-    {
-        if (_cache is null)
-        {
-            Nested(ref value);
-            return;
-        }
-        bool isNew = false;
-        Bool(ref isNew);
-        short index = BinaryPrimitives.ReadInt16BigEndian(Take(2));
-        DataStructure? read = isNew ? _cache.Store(index, ReadNested()) : _cache.Get(index);
-        value = read is null ? null : DataStructureFactory.Cast<T>(read);
-    }
-
-    public override void Array<T>(ref T?[]? value) where T : class
-    {
-        bool present = false;
-        Bool(ref present);
-        if (!present)
-        {
-            value = null;
-            return;
-        }
-        short count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
-        if (count < 0 || count > _data.Length - _pos)
-        {
-            throw new ProtocolException($"Array announces {count} elements, more than the frame holds");
-        }
-        var array = new T?[count];
-        for (int i = 0; i < count; i++)
-        {
-            Nested(ref array[i]);
-        }
-        value = array;
     }
 
     public override void Throwable(ref BrokerError? value)
@@ -171,7 +157,7 @@ internal sealed class LooseReader : FieldVisitor
 }
 
 /// <summary>Writes the loose encoding into a frame buffer.</summary>
-internal sealed class LooseWriter : FieldVisitor
+internal sealed class LooseWriter() : FieldVisitor(isReader: false)
 {
     private FrameBuffer _out = null!;
     private MarshalCache? _cache;
@@ -262,7 +248,37 @@ internal sealed class LooseWriter : FieldVisitor
         shared.Keep(tight: false, new EncodedHeader(Version, _out.WrittenSpan[start..].ToArray(), [], 0));
     }
 
-    public override void Nested<T>(ref T? value) where T : class => WriteNested(value);
+
+    protected override DataStructure? VisitNested(DataStructure? value)
+    {
+        WriteNested(value);
+        return value;
+    }
+
+    protected override DataStructure? VisitCached(DataStructure? value)
+    {
+        if (_cache is not null)
+        {
+            // Every value goes as a new entry under a rolling index: the receiver cannot tell this from
+            // lookups, and it keeps no sender-side table to get wrong.
+            _out.WriteByte(1);
+            _out.WriteInt16(_cache.NextWriteIndex());
+        }
+        WriteNested(value);
+        return value;
+    }
+
+    protected override int VisitArrayLength(int length)
+    {
+        if (length < 0)
+        {
+            _out.WriteByte(0);
+            return length;
+        }
+        _out.WriteByte(1);
+        _out.WriteInt16(checked((short)length));
+        return length;
+    }
 
     public void WriteNested(DataStructure? value)
     {
@@ -274,35 +290,6 @@ internal sealed class LooseWriter : FieldVisitor
         _out.WriteByte(1);
         _out.WriteByte(value.DataType);
         value.Describe(this);
-    }
-
-    public override void Cached<T>(ref T? value) where T : class
-    {
-        if (_cache is null)
-        {
-            WriteNested(value);
-            return;
-        }
-        // Every value goes as a new entry under a rolling index: the receiver cannot tell this from
-        // lookups, and it keeps no sender-side table to get wrong.
-        _out.WriteByte(1);
-        _out.WriteInt16(_cache.NextWriteIndex());
-        WriteNested(value);
-    }
-
-    public override void Array<T>(ref T?[]? value) where T : class
-    {
-        if (value is null)
-        {
-            _out.WriteByte(0);
-            return;
-        }
-        _out.WriteByte(1);
-        _out.WriteInt16(checked((short)value.Length));
-        foreach (var item in value)
-        {
-            WriteNested(item);
-        }
     }
 
     public override void Throwable(ref BrokerError? value)

@@ -7,10 +7,8 @@ namespace Ferry.Protocol.OpenWire.Marshalling;
 /// Reads the tight encoding: one BooleanStream per frame holds every flag of every nested object,
 /// the data section holds the rest, both in field order.
 /// </summary>
-internal sealed class TightReader : FieldVisitor
+internal sealed class TightReader() : FieldVisitor(isReader: true)
 {
-    public override bool IsReader => true;
-
     private const int MaxDepth = 32;
     private ReadOnlyMemory<byte> _data;
     private int _pos;
@@ -109,11 +107,7 @@ internal sealed class TightReader : FieldVisitor
     public override void Bytes(ref byte[]? value) =>
         value = Bit() ? Take(BinaryPrimitives.ReadInt32BigEndian(Take(4))).ToArray() : null;
 
-    public override void Nested<T>(ref T? value) where T : class
-    {
-        var read = ReadNested();
-        value = read is null ? null : DataStructureFactory.Cast<T>(read);
-    }
+    protected override DataStructure? VisitNested(DataStructure? value) => ReadNested();
 
     private DataStructure? ReadNested() => Bit() ? ReadObject(Take(1)[0], nested: true) : null;
 
@@ -133,25 +127,22 @@ internal sealed class TightReader : FieldVisitor
         return obj;
     }
 
-    public override void Cached<T>(ref T? value) where T : class
+    protected override DataStructure? VisitCached(DataStructure? value)
     {
         if (_cache is null)
         {
-            Nested(ref value);
-            return;
+            return ReadNested();
         }
         bool isNew = Bit();
         short index = BinaryPrimitives.ReadInt16BigEndian(Take(2));
-        var read = isNew ? _cache.Store(index, ReadNested()) : _cache.Get(index);
-        value = read is null ? null : DataStructureFactory.Cast<T>(read);
+        return isNew ? _cache.Store(index, ReadNested()) : _cache.Get(index);
     }
 
-    public override void Array<T>(ref T?[]? value) where T : class
+    protected override int VisitArrayLength(int length)
     {
         if (!Bit())
         {
-            value = null;
-            return;
+            return -1;
         }
         short count = BinaryPrimitives.ReadInt16BigEndian(Take(2));
         // Each element costs at least its notNull bit (a null element has no data bytes).
@@ -159,12 +150,7 @@ internal sealed class TightReader : FieldVisitor
         {
             throw new ProtocolException($"Array announces {count} elements, more than the frame holds");
         }
-        var array = new T?[count];
-        for (int i = 0; i < count; i++)
-        {
-            Nested(ref array[i]);
-        }
-        value = array;
+        return count;
     }
 
     public override void Throwable(ref BrokerError? value)
@@ -211,7 +197,7 @@ internal sealed class TightReader : FieldVisitor
 }
 
 /// <summary>Writes the tight encoding: flags into a BooleanStream, the rest into a data buffer.</summary>
-internal sealed class TightWriter : FieldVisitor
+internal sealed class TightWriter() : FieldVisitor(isReader: false)
 {
     private FrameBuffer _data = null!;
     private byte[] _bits = new byte[64];
@@ -431,7 +417,11 @@ internal sealed class TightWriter : FieldVisitor
         _bitCount += count;
     }
 
-    public override void Nested<T>(ref T? value) where T : class => WriteNested(value);
+    protected override DataStructure? VisitNested(DataStructure? value)
+    {
+        WriteNested(value);
+        return value;
+    }
 
     private void WriteNested(DataStructure? value)
     {
@@ -448,30 +438,25 @@ internal sealed class TightWriter : FieldVisitor
         value.Describe(this);
     }
 
-    public override void Cached<T>(ref T? value) where T : class
+    protected override DataStructure? VisitCached(DataStructure? value)
     {
-        if (_cache is null)
+        if (_cache is not null)
         {
-            WriteNested(value);
-            return;
+            Bit(true);
+            _data.WriteInt16(_cache.NextWriteIndex());
         }
-        Bit(true);
-        _data.WriteInt16(_cache.NextWriteIndex());
         WriteNested(value);
+        return value;
     }
 
-    public override void Array<T>(ref T?[]? value) where T : class
+    protected override int VisitArrayLength(int length)
     {
-        Bit(value is not null);
-        if (value is null)
+        Bit(length >= 0);
+        if (length >= 0)
         {
-            return;
+            _data.WriteInt16(checked((short)length));
         }
-        _data.WriteInt16(checked((short)value.Length));
-        foreach (var item in value)
-        {
-            WriteNested(item);
-        }
+        return length;
     }
 
     public override void Throwable(ref BrokerError? value)
