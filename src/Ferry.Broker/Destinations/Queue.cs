@@ -169,8 +169,7 @@ public sealed class Queue : BrokerDestination
         List<MessageReference> covered;
         lock (_gate)
         {
-            covered = subscription.Covered(ack);
-            subscription.ExtendPrefetch(covered.Count);
+            covered = subscription.CoverInTransaction(ack);
             DispatchLocked(ref deferred);
         }
         deferred.Run(_host, Destination, null);
@@ -183,8 +182,7 @@ public sealed class Queue : BrokerDestination
         var deferred = new DeferredActions();
         lock (_gate)
         {
-            subscription.ShrinkPrefetch(references.Count);
-            foreach (var reference in subscription.RemoveDispatched(references))
+            foreach (var reference in subscription.RemoveCommitted(references))
             {
                 Usage.Decrease(reference.Message.WindowSize);
             }

@@ -61,9 +61,6 @@ public abstract class Subscription
         IsClosed = false;
     }
 
-    /// <summary>Grows the window while acks wait for a transaction to commit, as ActiveMQ does.</summary>
-    public void ExtendPrefetch(int count) => _prefetchExtension += count;
-
     public void ShrinkPrefetch(int count) => _prefetchExtension = Math.Max(0, _prefetchExtension - count);
 
     /// <summary>Selector and no-local rules: whether a message may go to this consumer at all.</summary>
@@ -169,8 +166,13 @@ public abstract class Subscription
         }
     }
 
-    /// <summary>The dispatched messages a (transacted) ack covers, left in place until commit.</summary>
-    public List<MessageReference> Covered(MessageAck ack)
+    /// <summary>
+    /// A transacted ack: the messages it covers stay dispatched until commit, but no longer count against
+    /// the window meanwhile (as ActiveMQ does). The extension is an index, as for a DELIVERED ack: the
+    /// DELIVERED acks before it usually counted these messages already, and counting them twice would
+    /// leave the window one batch too wide after the commit.
+    /// </summary>
+    public List<MessageReference> CoverInTransaction(MessageAck ack)
     {
         var last = ack.LastMessageId ?? throw new BrokerException("Acknowledgement without a message id");
         int lastIndex = IndexOf(last);
@@ -178,6 +180,7 @@ public abstract class Subscription
         {
             throw Uncorrelated(ack);
         }
+        _prefetchExtension = Math.Max(_prefetchExtension, lastIndex + 1);
         if (ack.AckType == AckType.Individual)
         {
             return [_dispatched[lastIndex]];
@@ -189,8 +192,11 @@ public abstract class Subscription
         return covered;
     }
 
-    /// <summary>Removes exactly these messages (a committed transaction's acks); returns those still present.</summary>
-    public List<MessageReference> RemoveDispatched(IEnumerable<MessageReference> references)
+    /// <summary>
+    /// Removes exactly these messages (a committed transaction's acks) and the room their ack gave the
+    /// window; returns those still present.
+    /// </summary>
+    public List<MessageReference> RemoveCommitted(IEnumerable<MessageReference> references)
     {
         var removed = new List<MessageReference>();
         foreach (var reference in references)
@@ -200,6 +206,7 @@ public abstract class Subscription
                 removed.Add(reference);
             }
         }
+        ShrinkPrefetch(removed.Count);
         return removed;
     }
 

@@ -252,8 +252,7 @@ public sealed class TopicSubscription : Subscription
     {
         lock (_gate)
         {
-            var covered = Covered(ack);
-            ExtendPrefetch(covered.Count);
+            var covered = CoverInTransaction(ack);
             PumpLocked();
             return covered;
         }
@@ -263,8 +262,7 @@ public sealed class TopicSubscription : Subscription
     {
         lock (_gate)
         {
-            ShrinkPrefetch(references.Count);
-            foreach (var reference in RemoveDispatched(references))
+            foreach (var reference in RemoveCommitted(references))
             {
                 Usage?.Decrease(reference.Message.WindowSize);
             }

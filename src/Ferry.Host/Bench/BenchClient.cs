@@ -22,6 +22,12 @@ internal interface IBenchReceiver : IAsyncDisposable
     ValueTask<BenchReceipt?> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken);
 
     Task CommitAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends the subscription once the consumer is done, so that what the broker prefetched to it goes
+    /// to the consumers still receiving (an open consumer keeps its prefetched messages, on ActiveMQ too).
+    /// </summary>
+    Task StopAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Picks the protocol from the URL: <c>stomp://</c> speaks STOMP 1.2, anything else OpenWire.</summary>

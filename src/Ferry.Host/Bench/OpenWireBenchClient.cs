@@ -100,6 +100,8 @@ internal static class OpenWireBenchClient
 
         public Task CommitAsync(CancellationToken cancellationToken) => session.CommitAsync(cancellationToken);
 
+        public Task StopAsync(CancellationToken cancellationToken) => consumer.CloseAsync(cancellationToken);
+
         public ValueTask DisposeAsync() => connection.DisposeAsync();
     }
 }

@@ -221,6 +221,10 @@ internal sealed class StompBenchClient : IAsyncDisposable
 
         public Task CommitAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+        // Auto-acked messages already written are consumed; this stops the broker writing more.
+        public Task StopAsync(CancellationToken cancellationToken) =>
+            client.RequestAsync("UNSUBSCRIBE", [new("id", "0")], ReadOnlyMemory<byte>.Empty, cancellationToken);
+
         public ValueTask DisposeAsync() => client.DisposeAsync();
     }
 }

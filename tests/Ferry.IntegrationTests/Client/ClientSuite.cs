@@ -326,6 +326,45 @@ public abstract class ClientSuite(IClientTestBroker broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_transacted_consumer_holds_no_more_than_its_prefetch_after_each_commit()
+    {
+        var queue = Queue("txwindow");
+        var connection = await ConnectAsync("jms.prefetchPolicy.queuePrefetch=10");
+        var producer = await (await connection.CreateSessionAsync()).CreateProducerAsync(queue);
+        for (int i = 0; i < 100; i++)
+        {
+            await producer.SendAsync(new TextMessage(i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        var session = await connection.CreateSessionAsync(AcknowledgeMode.Transacted);
+        var consumer = await session.CreateConsumerAsync(queue);
+        // Two batches, the second smaller than the first: 60 consumed, then the consumer idles.
+        foreach (int batch in (int[])[40, 20])
+        {
+            for (int i = 0; i < batch; i++)
+            {
+                await ReceiveAsync(consumer);
+            }
+            await session.CommitAsync();
+        }
+        // Committed acks give their room back: the idle consumer keeps one window (10), the other 30 are free.
+        var other = await (await (await ConnectAsync()).CreateSessionAsync()).CreateConsumerAsync(queue);
+        int free = 0;
+        while (await other.ReceiveAsync(TimeSpan.FromSeconds(1)) is not null)
+        {
+            free++;
+        }
+        Assert.Equal(30, free);
+        // Closing the idle consumer hands its prefetched messages over.
+        await consumer.CloseAsync();
+        int handedOver = 0;
+        while (await other.ReceiveAsync(TimeSpan.FromSeconds(1)) is not null)
+        {
+            handedOver++;
+        }
+        Assert.Equal(10, handedOver);
+    }
+
+    [Fact]
     public async Task Request_reply_over_a_temporary_queue()
     {
         var requests = Queue("requests");
