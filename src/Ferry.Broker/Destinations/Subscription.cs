@@ -180,11 +180,13 @@ public abstract class Subscription
         {
             throw Uncorrelated(ack);
         }
-        _prefetchExtension = Math.Max(_prefetchExtension, lastIndex + 1);
         if (ack.AckType == AckType.Individual)
         {
+            // One message, wherever it sits: one more slot (an index would free the unacked ones before it).
+            _prefetchExtension++;
             return [_dispatched[lastIndex]];
         }
+        _prefetchExtension = Math.Max(_prefetchExtension, lastIndex + 1);
         int first = ack.FirstMessageId is { } f ? Math.Max(0, IndexOf(f)) : 0;
         first = Math.Min(first, lastIndex);
         var covered = new List<MessageReference>(lastIndex - first + 1);
