@@ -347,14 +347,15 @@ public abstract class ClientSuite(IClientTestBroker broker) : IAsyncLifetime
             await session.CommitAsync();
         }
         // Committed acks give their room back: the idle consumer keeps one window (10), the other 30 are free.
-        // (ActiveMQ was seen once holding 11: one more dispatched while the last commit was in flight.)
+        // ActiveMQ, the reference, holds 10 too when the machine is quiet, but was seen holding up to 13
+        // under load (DELIVERED acks, every prefetch/2, still counted when the commit lands): it gets that slack.
         var other = await (await (await ConnectAsync()).CreateSessionAsync()).CreateConsumerAsync(queue);
         int free = 0;
         while (await other.ReceiveAsync(TimeSpan.FromSeconds(1)) is not null)
         {
             free++;
         }
-        Assert.InRange(free, 29, 30);
+        Assert.InRange(free, broker is ActiveMQClientBroker ? 25 : 30, 30);
         // Closing the idle consumer hands its prefetched messages over.
         await consumer.CloseAsync();
         int handedOver = 0;
