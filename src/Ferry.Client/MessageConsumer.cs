@@ -135,7 +135,12 @@ public sealed partial class MessageConsumer : IAsyncDisposable
         }, CancellationToken.None);
     }
 
-    /// <summary>Closes the consumer (RemoveInfo); prefetched messages not delivered go back to the broker.</summary>
+    /// <summary>
+    /// Closes the consumer (RemoveInfo); prefetched messages not delivered go back to the broker. In a
+    /// transacted session with an open transaction that holds messages this consumer delivered, it stops
+    /// delivering at once but leaves the broker only when the transaction ends, so the commit still consumes
+    /// those messages (JMS; the Java client does the same).
+    /// </summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -154,6 +159,21 @@ public sealed partial class MessageConsumer : IAsyncDisposable
             {
             }
         }
+        bool holdsTransactedMessages;
+        lock (_gate)
+        {
+            holdsTransactedMessages = _delivered.Count > 0;
+        }
+        if (Session.AcknowledgeMode == AcknowledgeMode.Transacted && holdsTransactedMessages && Session.CloseAfterTransaction(this))
+        {
+            return;
+        }
+        await LeaveAsync(cancellationToken);
+    }
+
+    /// <summary>Tells the broker the consumer is gone and forgets it; its undelivered prefetched messages go back.</summary>
+    internal async Task LeaveAsync(CancellationToken cancellationToken)
+    {
         try
         {
             if (Session.AcknowledgeMode == AcknowledgeMode.DupsOk)

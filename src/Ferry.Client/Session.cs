@@ -10,6 +10,8 @@ namespace Ferry.Client;
 public sealed class Session : IAsyncDisposable
 {
     private readonly List<MessageConsumer> _consumers = [];
+    // Consumers closed while the open transaction holds messages they delivered: they leave when it ends.
+    private readonly List<MessageConsumer> _closeAfterTransaction = [];
     private readonly List<MessageProducer> _producers = [];
     private readonly SemaphoreSlim _transactionGate = new(1, 1);
     private Wire.LocalTransactionId? _transactionId;
@@ -149,6 +151,7 @@ public sealed class Session : IAsyncDisposable
                     {
                         await consumer.RedeliverLocallyAsync(CancellationToken.None);
                     }
+                    await LeaveClosedConsumersAsync(CancellationToken.None);
                     throw;
                 }
                 _transactionId = null;
@@ -157,10 +160,42 @@ public sealed class Session : IAsyncDisposable
             {
                 consumer.ForgetDelivered();
             }
+            await LeaveClosedConsumersAsync(cancellationToken);
         }
         finally
         {
             _transactionGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Keeps a closed consumer in the session until the open transaction ends (its acks go with the commit).
+    /// False if no transaction is open: the consumer leaves now.
+    /// </summary>
+    internal bool CloseAfterTransaction(MessageConsumer consumer)
+    {
+        lock (_consumers)
+        {
+            if (_transactionId is null)
+            {
+                return false;
+            }
+            _closeAfterTransaction.Add(consumer);
+            return true;
+        }
+    }
+
+    private async Task LeaveClosedConsumersAsync(CancellationToken cancellationToken)
+    {
+        MessageConsumer[] leaving;
+        lock (_consumers)
+        {
+            leaving = [.. _closeAfterTransaction];
+            _closeAfterTransaction.Clear();
+        }
+        foreach (var consumer in leaving)
+        {
+            await consumer.LeaveAsync(cancellationToken);
         }
     }
 
@@ -261,6 +296,7 @@ public sealed class Session : IAsyncDisposable
         {
             await consumer.RedeliverLocallyAsync(cancellationToken);
         }
+        await LeaveClosedConsumersAsync(cancellationToken);
     }
 
     /// <summary>The current local transaction, begun (BEGIN, one-way) at the first send or delivery after a commit or rollback.</summary>

@@ -325,6 +325,53 @@ public abstract class ClientSuite(IClientTestBroker broker) : IAsyncLifetime
         Assert.Null(await observer.ReceiveAsync(TimeSpan.Zero));
     }
 
+    /// <summary>
+    /// JMS: closing a consumer does not take its messages out of the session's open transaction. The commit
+    /// after the close consumes what it received; a rollback gives it back, marked redelivered.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_consumer_closed_inside_a_transaction_keeps_its_messages_in_it(bool commit)
+    {
+        var queue = Queue("txclose." + commit);
+        var connection = await ConnectAsync();
+        var producer = await (await connection.CreateSessionAsync()).CreateProducerAsync(queue);
+        for (int i = 0; i < 4; i++)
+        {
+            await producer.SendAsync(new TextMessage("m" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        var session = await connection.CreateSessionAsync(AcknowledgeMode.Transacted);
+        var consumer = await session.CreateConsumerAsync(queue);
+        Assert.Equal("m0", ((TextMessage)await ReceiveAsync(consumer)).Text);
+        Assert.Equal("m1", ((TextMessage)await ReceiveAsync(consumer)).Text);
+        await consumer.CloseAsync();
+        Assert.Null(await consumer.ReceiveAsync(TimeSpan.Zero));
+        if (commit)
+        {
+            await session.CommitAsync();
+        }
+        else
+        {
+            await session.RollbackAsync();
+        }
+
+        var other = await (await (await ConnectAsync()).CreateSessionAsync()).CreateConsumerAsync(queue);
+        var rest = new List<(string Text, bool Redelivered)>();
+        while (await other.ReceiveAsync(TimeSpan.FromSeconds(1)) is TextMessage m)
+        {
+            rest.Add((m.Text!, m.Redelivered));
+        }
+        if (commit)
+        {
+            Assert.Equal([("m2", false), ("m3", false)], rest);
+        }
+        else
+        {
+            Assert.Equal([("m0", true), ("m1", true), ("m2", false), ("m3", false)], rest);
+        }
+    }
+
     [Fact]
     public async Task A_transacted_consumer_holds_no_more_than_its_prefetch_after_each_commit()
     {
