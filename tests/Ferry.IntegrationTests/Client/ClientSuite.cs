@@ -394,15 +394,17 @@ public abstract class ClientSuite(IClientTestBroker broker) : IAsyncLifetime
             await session.CommitAsync();
         }
         // Committed acks give their room back: the idle consumer keeps one window (10), the other 30 are free.
-        // ActiveMQ, the reference, holds 10 too when the machine is quiet, but was seen holding up to 13
-        // under load (DELIVERED acks, every prefetch/2, still counted when the commit lands): it gets that slack.
+        // ActiveMQ, the reference, holds 10 too when the machine is quiet, but dispatches asynchronously to a window
+        // that DELIVERED acks (every prefetch/2) widened before the commit lands: it was seen holding 13 under load
+        // and 19 on a CI machine. What it must show is that the window does not grow with each batch (it would hold
+        // all 40): it gets up to three windows.
         var other = await (await (await ConnectAsync()).CreateSessionAsync()).CreateConsumerAsync(queue);
         int free = 0;
         while (await other.ReceiveAsync(TimeSpan.FromSeconds(1)) is not null)
         {
             free++;
         }
-        Assert.InRange(free, broker is ActiveMQClientBroker ? 25 : 30, 30);
+        Assert.InRange(free, broker is ActiveMQClientBroker ? 10 : 30, 30);
         // Closing the idle consumer hands its prefetched messages over.
         await consumer.CloseAsync();
         int handedOver = 0;
