@@ -166,11 +166,18 @@ public sealed class JournalSettings
     /// <summary>"always": a persistent send is answered only after fsync; "never": the OS decides (tests, benchmarks).</summary>
     public string SyncPolicy { get; set; } = "always";
 
+    /// <summary>Zeros written ahead of the journal's last record (1 MiB), so an fsync writes data only; 0 turns it off.</summary>
+    public int PreallocationBytes { get; set; } = 1024 * 1024;
+
     public void Validate()
     {
         if (SegmentSize < 64 * 1024)
         {
             throw new ArgumentException("journal.segmentSize must be at least 64 KiB");
+        }
+        if (PreallocationBytes < 0 || PreallocationBytes > 64 * 1024 * 1024)
+        {
+            throw new ArgumentException("journal.preallocationBytes must be between 0 and 64 MiB");
         }
         if (SyncPolicy is not ("always" or "never"))
         {

@@ -63,6 +63,7 @@ internal static class Persistence
             {
                 Directory = Path.Combine(options.DataDirectory, "journal"),
                 SegmentSize = options.Journal.SegmentSize,
+                PreallocationBytes = options.Journal.PreallocationBytes,
                 SyncPolicy = options.Journal.SyncPolicy == "never" ? JournalSyncPolicy.Never : JournalSyncPolicy.Always,
                 // A master that lost its lock (a newer epoch took over) must not write another byte.
                 WriteFence = brokerLock.CheckFence,

@@ -29,13 +29,14 @@ public sealed class SimulatedCrashException : IOException
 /// <item><see cref="CrashAt"/>: the chosen operation crashes before doing anything (e.g. before a segment is deleted).</item>
 /// <item><see cref="FailAt"/>: the chosen operation throws an <see cref="IOException"/> (EIO) and does nothing; the
 /// file system keeps working (e.g. a failed fsync).</item>
-/// <item><see cref="SetFreeSpace"/>: writes past the budget persist what fits and throw an <see cref="IOException"/> like ENOSPC.</item>
+/// <item><see cref="SetFreeSpace"/>: writes that grow a file past the budget persist what fits and throw an <see cref="IOException"/> like ENOSPC
+/// (overwriting bytes a file already has needs no space).</item>
 /// </list>
 /// A crash models a killed process: what was written stays in the files (the page cache survives), and every
 /// later operation throws <see cref="SimulatedCrashException"/>, so the code under test cannot tidy up. Reopen the
-/// directory with a fresh file system to recover. <see cref="DiscardUnflushedWrites"/> additionally models a power
-/// loss by cutting every file written through this instance back to the length it had at its last flush
-/// (creations and deletions are not rolled back).
+/// directory with a fresh file system to recover. <see cref="DiscardUnflushedWritesAsync"/> additionally models a power
+/// loss: every file written through this instance gets back the bytes it had at its last flush where they were
+/// overwritten since, and is cut back to the length it had then (creations and deletions are not rolled back).
 /// </summary>
 public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
 {
@@ -46,6 +47,8 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
     private readonly List<ArmedFault> _armed = [];
     private readonly int[] _counts = new int[Enum.GetValues<FaultPoint>().Length];
     private readonly Dictionary<string, long> _flushedLengths = new(StringComparer.Ordinal);
+    // Per file, the flushed bytes overwritten since its last flush, in write order: a power loss puts them back.
+    private readonly Dictionary<string, List<(long Offset, byte[] Before)>> _overwritten = new(StringComparer.Ordinal);
     private bool _crashed;
     private int _tearKeepBytes = -1;
     private long? _freeSpace;
@@ -106,13 +109,16 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
     }
 
     /// <summary>Models a power loss after a crash: every file written through this instance loses what was not flushed.</summary>
-    public void DiscardUnflushedWrites()
+    public async Task DiscardUnflushedWritesAsync()
     {
         KeyValuePair<string, long>[] files;
+        Dictionary<string, List<(long Offset, byte[] Before)>> overwritten;
         lock (_gate)
         {
             _crashed = true;
             files = [.. _flushedLengths];
+            overwritten = new(_overwritten, StringComparer.Ordinal);
+            _overwritten.Clear();
         }
         foreach (var (path, flushed) in files)
         {
@@ -127,11 +133,23 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
             }
             using (file)
             {
+                if (overwritten.TryGetValue(path, out var ranges))
+                {
+                    for (int i = ranges.Count - 1; i >= 0; i--)
+                    {
+                        var (offset, before) = ranges[i];
+                        int length = (int)Math.Clamp(flushed - offset, 0, before.Length);
+                        if (length > 0)
+                        {
+                            await file.WriteAsync(before.AsMemory(0, length), offset);
+                        }
+                    }
+                }
                 if (file.Length > flushed)
                 {
                     file.SetLength(flushed);
-                    file.FlushToDisk();
                 }
+                file.FlushToDisk();
             }
         }
     }
@@ -171,6 +189,7 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
         lock (_gate)
         {
             _flushedLengths.Remove(path);
+            _overwritten.Remove(path);
         }
     }
 
@@ -247,6 +266,8 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
         int keep = data.Length;
         bool tear = false;
         bool full = false;
+        long fileLength = file.Length;
+        long flushed;
         lock (_gate)
         {
             if (_tearKeepBytes >= 0)
@@ -257,12 +278,38 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
             }
             if (_freeSpace is long free)
             {
-                if (keep > free)
+                long growth = Math.Max(0, offset + keep - Math.Max(fileLength, offset));
+                if (growth > free)
                 {
-                    keep = (int)free;
+                    keep -= (int)(growth - free);
+                    growth = free;
                     full = true;
                 }
-                _freeSpace = free - keep;
+                _freeSpace = free - growth;
+            }
+            flushed = _flushedLengths.GetValueOrDefault(file.Path);
+        }
+        if (keep > 0 && offset < flushed)
+        {
+            // Flushed bytes about to be overwritten: a power loss before the next flush brings them back.
+            var before = new byte[(int)Math.Min(keep, flushed - offset)];
+            int read = 0;
+            while (read < before.Length)
+            {
+                int n = await file.ReadAsync(before.AsMemory(read), offset + read, cancellationToken);
+                if (n == 0)
+                {
+                    break;
+                }
+                read += n;
+            }
+            lock (_gate)
+            {
+                if (!_overwritten.TryGetValue(file.Path, out var ranges))
+                {
+                    _overwritten[file.Path] = ranges = [];
+                }
+                ranges.Add((offset, before[..read]));
             }
         }
         if (keep > 0)
@@ -318,6 +365,7 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
                     throw new SimulatedCrashException();
                 }
                 owner._flushedLengths[file.Path] = length;
+                owner._overwritten.Remove(file.Path);
             }
         }
 

@@ -5,8 +5,8 @@ namespace Ferry.Store.Journal;
 public sealed partial class Journal
 {
     /// <summary>
-    /// Scans every segment in id order, validating each record. The last segment may end in a torn tail (a batch being
-    /// written when the process died, never acknowledged): it is cut off and the cut flushed. Damage anywhere else
+    /// Scans every segment in id order, validating each record. The last segment may end in zeros (preallocated, kept)
+    /// or in a torn tail (a batch being written when the process died, never acknowledged): that is cut off and the cut flushed. Damage anywhere else
     /// means acknowledged data is unreadable, so opening fails. Runs before the writer starts.
     /// </summary>
     private async Task RecoverAsync(CancellationToken cancellationToken)
@@ -59,11 +59,16 @@ public sealed partial class Journal
                     maxBase = Math.Max(maxBase, basePosition);
                     parsed.Clear();
                     int offset = RecordFormat.SegmentHeaderSize;
+                    long allocated = length;
                     while (offset < bytes.Length)
                     {
                         int size = RecordFormat.TryParseRecord(bytes, offset, parsed, out string? error);
                         if (size == 0)
                         {
+                            if (last && bytes.AsSpan(offset).IndexOfAnyExcept((byte)0) < 0)
+                            {
+                                break; // preallocated and never written: the end, not a tear
+                            }
                             if (!last)
                             {
                                 throw new JournalCorruptException(path, offset, error!);
@@ -71,11 +76,13 @@ public sealed partial class Journal
                             JournalLog.TornTail(_logger, path, offset, bytes.Length - offset, error!);
                             file.SetLength(offset);
                             file.FlushToDisk();
+                            allocated = offset;
                             break;
                         }
                         offset += size;
                     }
                     segment.Length = offset;
+                    segment.Allocated = allocated;
                     foreach (var entry in parsed)
                     {
                         found.Add((entry, segment, bytes.AsMemory(entry.PayloadOffset, entry.PayloadLength)));

@@ -204,6 +204,7 @@ public sealed partial class Journal
         var data = _writeBuffer.WrittenMemory;
         try
         {
+            await PreallocateAsync(segment, start + data.Length);
             await segment.File.WriteAsync(data, start);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -253,6 +254,28 @@ public sealed partial class Journal
             _writeBuffer = new ArrayBufferWriter<byte>(); // do not keep a huge record's buffer forever
         }
     }
+
+    /// <summary>
+    /// Zero-fills the active segment ahead of a write that would grow it past what is allocated, up to
+    /// <see cref="JournalOptions.PreallocationBytes"/> beyond the write and never past the segment size. The zeros
+    /// reach the disk with the next flush; from then on a flush there writes data only. Recovery reads zeros after
+    /// the last record of the last segment as its end.
+    /// </summary>
+    private async ValueTask PreallocateAsync(Segment segment, long end)
+    {
+        if (end <= segment.Allocated)
+        {
+            return;
+        }
+        long target = Math.Min(end + _options.PreallocationBytes, _options.SegmentSize);
+        for (long offset = end; offset < target; offset += ZeroBlock.Length)
+        {
+            await segment.File.WriteAsync(ZeroBlock.AsMemory(0, (int)Math.Min(ZeroBlock.Length, target - offset)), offset);
+        }
+        segment.Allocated = Math.Max(end, target);
+    }
+
+    private static readonly byte[] ZeroBlock = new byte[64 * 1024];
 
     private void Encode(WriteRequest request)
     {
@@ -312,17 +335,24 @@ public sealed partial class Journal
     }
 
     /// <summary>
-    /// Starts the next segment: the active one is flushed first (whatever the sync policy), so only the last segment
-    /// can ever end in a torn write. A failure to create the new segment fails <paramref name="request"/> and leaves
+    /// Starts the next segment: the active one is cut to its last record and flushed first (whatever the sync policy),
+    /// so only the last segment can ever end in a torn write or in preallocated zeros. A failure to create the new segment fails <paramref name="request"/> and leaves
     /// the active segment as it was.
     /// </summary>
     private async Task<bool> TryRollAsync(long basePosition, WriteRequest request)
     {
         var old = _active;
-        FlushSegment(old);
         Segment segment;
         try
         {
+            if (old.Allocated > old.Length)
+            {
+                // Recovery reads zeros after the last record as the end only in the last segment; anywhere else they
+                // would be damage. The cut is flushed with the data, before the next segment exists.
+                old.File.SetLength(old.Length);
+                old.Allocated = old.Length;
+            }
+            FlushSegment(old);
             segment = await CreateSegmentAsync(old.Id + 1, basePosition, CancellationToken.None);
         }
         catch (Exception ex) when (ex is (IOException and not JournalFailedException) or UnauthorizedAccessException)
@@ -376,6 +406,7 @@ public sealed partial class Journal
         try
         {
             segment.File.SetLength(start);
+            segment.Allocated = start;
             segment.File.FlushToDisk();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -280,6 +280,10 @@ public sealed partial class Journal : IAsyncDisposable
         await _compactionGate.WaitAsync(CancellationToken.None);
         _queue.Writer.TryComplete();
         await _writerTask;
+        if (Volatile.Read(ref _failure) is null)
+        {
+            TrimActive();
+        }
         CloseFiles();
         _compactionGate.Dispose();
         _stopping.Dispose();
@@ -290,6 +294,29 @@ public sealed partial class Journal : IAsyncDisposable
         _writerTask = Task.Run(RunWriterAsync);
         _compactionTask = Task.Run(() => RunCompactionAsync(_stopping.Token));
         SignalCompaction();
+    }
+
+    /// <summary>
+    /// Cuts the active segment's preallocated zeros after the writer stopped, so a closed journal's files end at their
+    /// last record. Keeping them is harmless (recovery reads them as the end), so a failure is only logged.
+    /// </summary>
+    private void TrimActive()
+    {
+        var segment = _active;
+        if (segment.Allocated <= segment.Length)
+        {
+            return;
+        }
+        try
+        {
+            segment.File.SetLength(segment.Length);
+            segment.File.FlushToDisk();
+            segment.Allocated = segment.Length;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            JournalLog.TrimFailed(_logger, segment.Path, ex);
+        }
     }
 
     private void CloseFiles()

@@ -40,4 +40,7 @@ internal static partial class JournalLog
 
     [LoggerMessage(EventId = 311, Level = LogLevel.Error, Message = "Journal could not start segment {Path}; the appends waiting for it failed")]
     public static partial void RollFailed(ILogger logger, string path, Exception cause);
+
+    [LoggerMessage(EventId = 312, Level = LogLevel.Warning, Message = "Journal segment {Path}: could not cut its preallocated zeros at close; they are kept (recovery reads them as the end)")]
+    public static partial void TrimFailed(ILogger logger, string path, Exception cause);
 }

@@ -19,6 +19,13 @@ public sealed record JournalOptions
     /// <summary>A new segment is started once the active one would grow past this (32 MiB): small enough to compact cheaply.</summary>
     public long SegmentSize { get; init; } = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// The active segment is extended with zeros this far (1 MiB) ahead of its last record, so that a flush writes
+    /// data only: a file that grows with every batch makes every fdatasync also commit its new size and blocks,
+    /// which costs about half as much again per flush on ext4. 0 lets the file grow with each write.
+    /// </summary>
+    public int PreallocationBytes { get; init; } = 1024 * 1024;
+
     /// <summary>Whether each batch is flushed before its appends complete (<see cref="JournalSyncPolicy.Always"/>).</summary>
     public JournalSyncPolicy SyncPolicy { get; init; } = JournalSyncPolicy.Always;
 
@@ -58,6 +65,10 @@ public sealed record JournalOptions
         if (SegmentSize < 4096 || SegmentSize > int.MaxValue)
         {
             throw new ArgumentOutOfRangeException(nameof(SegmentSize), SegmentSize, "a segment must be between 4 KiB and 2 GiB");
+        }
+        if (PreallocationBytes < 0 || PreallocationBytes > MaxLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PreallocationBytes), PreallocationBytes, "preallocation must be between 0 and 1 GiB");
         }
         if (CompactionThreshold is < 0 or > 1 || double.IsNaN(CompactionThreshold))
         {

@@ -22,8 +22,10 @@
 //            i64 first position, u32 count (>= 1), count x { u8 type, i64 cancels, u32 payload length, payload }
 //
 // A record is valid only if the whole record lies within the file, its checksum matches and its body parses
-// exactly. Recovery stops at the first invalid record: in the last segment that is a torn tail and is cut off;
-// anywhere else it is corruption and the journal refuses to open. A position may be stored twice (the original
+// exactly. Recovery stops at the first invalid record: in the last segment, zeros from there to the end of the file
+// are preallocated space (the writer zero-fills ahead of its appends and cuts a segment to its last record before
+// starting the next), anything else there is a torn tail and is cut off; in any other segment it is corruption and
+// the journal refuses to open. A position may be stored twice (the original
 // and a moved copy, when a crash interrupted compaction); the copies are identical.
 using System.Buffers.Binary;
 using System.IO.Hashing;

@@ -17,6 +17,9 @@ internal sealed class Segment(long id, string path, IRandomAccessFile file, long
     /// <summary>The end of the last valid record; the writer appends here.</summary>
     public long Length { get; set; } = RecordFormat.SegmentHeaderSize;
 
+    /// <summary>The file's length: zeros fill it from <see cref="Length"/> on (see <see cref="JournalOptions.PreallocationBytes"/>). Writer loop only.</summary>
+    public long Allocated { get; set; } = RecordFormat.SegmentHeaderSize;
+
     /// <summary>Bytes of the records counted live whose primary copy is here.</summary>
     public long LiveBytes { get; set; }
 

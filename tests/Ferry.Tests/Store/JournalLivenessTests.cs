@@ -30,7 +30,8 @@ public sealed class JournalLivenessTests
     public async Task A_segment_whose_records_are_all_dead_is_deleted_but_the_active_one_never_is()
     {
         using var dir = new TempDirectory();
-        await using var journal = await OpenAsync(Options(dir.Path, compactionThreshold: 0)); // deletion only
+        // Deletion only; no preallocated zeros, so the active file's length is its records'.
+        await using var journal = await OpenAsync(Options(dir.Path, compactionThreshold: 0, preallocationBytes: 0));
         var positions = await FillAsync(journal, 2);
         string[] before = SegmentFiles(dir.Path);
         Assert.Equal(3, before.Length);

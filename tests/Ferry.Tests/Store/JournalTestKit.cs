@@ -49,10 +49,11 @@ internal static class JournalTestKit
 {
     /// <summary>Small segments so a few records roll them; no background compaction surprises beyond what tests await.</summary>
     public static JournalOptions Options(string directory, long segmentSize = 4096, double compactionThreshold = 0.5,
-        JournalSyncPolicy sync = JournalSyncPolicy.Always, TimeSpan? lazyFlushDelay = null) => new()
+        JournalSyncPolicy sync = JournalSyncPolicy.Always, TimeSpan? lazyFlushDelay = null, int? preallocationBytes = null) => new()
     {
         Directory = directory,
         SegmentSize = segmentSize,
+        PreallocationBytes = preallocationBytes ?? new JournalOptions { Directory = directory }.PreallocationBytes,
         CompactionThreshold = compactionThreshold,
         SyncPolicy = sync,
         // Tests that count flushes must not race the lazy-flush timer; the tests of that timer set it.

@@ -57,7 +57,7 @@ public sealed class JournalWriteFaultTests
                 }
             })).ToArray();
             await WaitFor.ConditionAsync(() => acknowledged.Count >= 300, TimeSpan.FromSeconds(10), "some appends");
-            faults.DiscardUnflushedWrites(); // power loss: everything not flushed is gone, the file system is dead
+            await faults.DiscardUnflushedWritesAsync(); // power loss: everything not flushed is gone, the file system is dead
             await Task.WhenAll(appenders);
         }
         var recovered = (await RecoverAsync(options)).Select(r => r.Position).ToHashSet();
@@ -79,7 +79,7 @@ public sealed class JournalWriteFaultTests
             durablePosition = await journal.AppendAsync(new JournalEntry(1, Payload(2)));
             Assert.Equal(flushesBefore + 1, journal.Stats.Flushes);
             lostPosition = await journal.AppendAsync(new JournalEntry(1, Payload(3), Lazy: true));
-            faults.DiscardUnflushedWrites(); // power loss before anything flushed the last lazy append
+            await faults.DiscardUnflushedWritesAsync(); // power loss before anything flushed the last lazy append
         }
         var recovered = (await RecoverAsync(options)).Select(r => r.Position).ToList();
         Assert.Contains(lazyPosition, recovered);
@@ -99,7 +99,7 @@ public sealed class JournalWriteFaultTests
             long flushesBefore = journal.Stats.Flushes;
             lazyPosition = await journal.AppendAsync(new JournalEntry(1, Payload(1), Lazy: true));
             await WaitFor.ConditionAsync(() => journal.Stats.Flushes > flushesBefore, TimeSpan.FromSeconds(30), "the lazy flush");
-            faults.DiscardUnflushedWrites(); // power loss after the timer's flush
+            await faults.DiscardUnflushedWritesAsync(); // power loss after the timer's flush
         }
         var recovered = (await RecoverAsync(options)).Select(r => r.Position).ToList();
         Assert.Contains(lazyPosition, recovered);
@@ -132,7 +132,7 @@ public sealed class JournalWriteFaultTests
         {
             lazyPosition = await journal.AppendAsync(new JournalEntry(1, Payload(1), Lazy: true));
         }
-        faults.DiscardUnflushedWrites(); // power loss after a clean close
+        await faults.DiscardUnflushedWritesAsync(); // power loss after a clean close
         var recovered = (await RecoverAsync(options)).Select(r => r.Position).ToList();
         Assert.Contains(lazyPosition, recovered);
     }
@@ -171,7 +171,8 @@ public sealed class JournalWriteFaultTests
     public async Task A_full_disk_fails_the_append_clearly_keeps_what_was_durable_and_appends_resume_when_space_returns()
     {
         using var dir = new TempDirectory();
-        var options = Options(dir.Path, segmentSize: 1024 * 1024);
+        // Without preallocation every append grows the file, so a full disk fails the append itself.
+        var options = Options(dir.Path, segmentSize: 1024 * 1024, preallocationBytes: 0);
         var faults = new FaultInjectingFileSystem(PhysicalFileSystem.Instance);
         string segment;
         long durableLength;
@@ -203,7 +204,8 @@ public sealed class JournalWriteFaultTests
     public async Task After_a_full_disk_and_a_crash_recovery_yields_exactly_the_durable_records()
     {
         using var dir = new TempDirectory();
-        var options = Options(dir.Path, segmentSize: 1024 * 1024);
+        // Without preallocation every append grows the file, so a full disk fails the append itself.
+        var options = Options(dir.Path, segmentSize: 1024 * 1024, preallocationBytes: 0);
         var faults = new FaultInjectingFileSystem(PhysicalFileSystem.Instance);
         await using (var journal = await OpenAsync(options, faults))
         {
