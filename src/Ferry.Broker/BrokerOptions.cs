@@ -195,6 +195,12 @@ public sealed partial class PostgresSettings
     /// <summary>Prepended to every table name, so several brokers can share one database.</summary>
     public string TablePrefix { get; set; } = "ferry_";
 
+    /// <summary>
+    /// Producers whose highest sequence the store keeps for the duplicate audit (ActiveMQ's
+    /// maxProducersToAudit); older ones are pruned. Matches the broker's in-memory audit bound.
+    /// </summary>
+    public int MaxProducersToAudit { get; set; } = ProducerAudit.DefaultMaxProducers;
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(ConnectionString))
@@ -202,6 +208,10 @@ public sealed partial class PostgresSettings
             throw new ArgumentException("postgres.connectionString is required with persistenceAdapter 'postgres'");
         }
         ValidateTablePrefix(TablePrefix);
+        if (MaxProducersToAudit <= 0)
+        {
+            throw new ArgumentException("postgres.maxProducersToAudit must be positive");
+        }
     }
 
     /// <summary>Table names are spliced into SQL, so the prefix is held to a plain identifier.</summary>

@@ -16,7 +16,10 @@ public sealed class ProducerAudit
     private readonly ConcurrentQueue<ProducerKey> _order = new();
     private readonly int _maxProducers;
 
-    public ProducerAudit(int maxProducers = 64 * 1024) => _maxProducers = maxProducers;
+    /// <summary>Producers remembered by default; stores that keep producer sequences keep as many.</summary>
+    public const int DefaultMaxProducers = 64 * 1024;
+
+    public ProducerAudit(int maxProducers = DefaultMaxProducers) => _maxProducers = maxProducers;
 
     public int Count => _last.Count;
 

@@ -49,6 +49,7 @@ internal static class Persistence
                 {
                     ConnectionString = options.Postgres.ConnectionString,
                     TablePrefix = options.Postgres.TablePrefix,
+                    MaxProducersToAudit = options.Postgres.MaxProducersToAudit,
                     FenceTable = pgLock.LockTable,
                     FenceEpoch = () => pgLock.Epoch,
                     CheckFence = pgLock.CheckFence,

@@ -20,6 +20,10 @@ public sealed partial class PostgresPersistenceAdapter
         var group = new List<PendingBatch>();
         NpgsqlConnection? connection = null;
         long lastSizeRefresh = Environment.TickCount64;
+        // Recovery has just pruned; from then on every interval, between groups on the writer's own session,
+        // so a prune never contends for row locks with a group's upserts.
+        long lastPrune = Environment.TickCount64;
+        long pruneEvery = (long)_options.ProducerPruneInterval.TotalMilliseconds;
         var token = _stopping.Token;
         try
         {
@@ -91,6 +95,21 @@ public sealed partial class PostgresPersistenceAdapter
                     catch (NpgsqlException)
                     {
                         // Only an estimate; the next write finds out whether the session is still good.
+                    }
+                }
+                if (connection is not null && _failure is null && Environment.TickCount64 - lastPrune >= pruneEvery)
+                {
+                    lastPrune = Environment.TickCount64;
+                    try
+                    {
+                        await PruneProducersAsync(connection, token);
+                    }
+                    catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+                    {
+                        // The table only grows a little until the next interval; the next group starts on a fresh session.
+                        PostgresStoreLog.PruneFailed(_logger, Description, ex);
+                        await DisposeQuietlyAsync(connection);
+                        connection = null;
                     }
                 }
             }
@@ -218,6 +237,35 @@ public sealed partial class PostgresPersistenceAdapter
         await tx.CommitAsync(token);
     }
 
+    /// <summary>
+    /// One prune in a transaction of its own, fenced like a write: a master that lost its lock deletes
+    /// nothing, and learns here that it is fenced off just as a write would tell it.
+    /// </summary>
+    private async Task<int> PruneProducersAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        _options.CheckFence?.Invoke();
+        await using var tx = await connection.BeginTransactionAsync(token);
+        await using var batch = new NpgsqlBatch(connection, tx);
+        AddFence(batch);
+        var prune = PruneProducersCommand();
+        batch.BatchCommands.Add(prune);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(token);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresSchema.FencedSqlState)
+        {
+            FailStop(ex.MessageText);
+            return 0;
+        }
+        await tx.CommitAsync(token);
+        if (prune.RecordsAffected > 0)
+        {
+            PostgresStoreLog.ProducersPruned(_logger, Description, prune.RecordsAffected, _options.MaxProducersToAudit);
+        }
+        return prune.RecordsAffected;
+    }
+
     /// <summary>Puts the epoch check first in a write transaction (nothing to do for an unfenced store).</summary>
     private void AddFence(NpgsqlBatch batch)
     {
@@ -333,10 +381,12 @@ public sealed partial class PostgresPersistenceAdapter
             Begin(Run.None);
             if (_producers.Count > 0)
             {
+                // A fresh write_order on every write marks the row as recent: pruning keeps the highest.
                 var command = Command($"""
-                    INSERT INTO {schema.ProducerSequences} (producer_id, sequence, epoch)
-                    SELECT p, s, @epoch FROM unnest(@producers, @sequences) AS u(p, s)
-                    ON CONFLICT (producer_id) DO UPDATE SET sequence = GREATEST({schema.ProducerSequences}.sequence, excluded.sequence), epoch = excluded.epoch
+                    INSERT INTO {schema.ProducerSequences} (producer_id, sequence, epoch, write_order)
+                    SELECT p, s, @epoch, nextval('{schema.ProducerWriteOrder}') FROM unnest(@producers, @sequences) AS u(p, s)
+                    ON CONFLICT (producer_id) DO UPDATE SET sequence = GREATEST({schema.ProducerSequences}.sequence, excluded.sequence), epoch = excluded.epoch,
+                        write_order = excluded.write_order
                     """);
                 command.Parameters.AddWithValue("producers", _producers.Keys.ToArray());
                 command.Parameters.AddWithValue("sequences", _producers.Values.ToArray());

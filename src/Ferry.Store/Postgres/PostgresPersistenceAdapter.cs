@@ -26,6 +26,8 @@ public sealed partial class PostgresPersistenceAdapter : IPersistenceAdapter
 
     public PostgresPersistenceAdapter(PostgresStoreOptions options, ILogger logger)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxProducersToAudit);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ProducerPruneInterval, TimeSpan.Zero);
         _options = options;
         _schema = new PostgresSchema(options.TablePrefix);
         _logger = logger;
@@ -61,6 +63,9 @@ public sealed partial class PostgresPersistenceAdapter : IPersistenceAdapter
             AddFence(tidy);
             tidy.BatchCommands.Add(new($"DELETE FROM {_schema.PendingAcks} a WHERE NOT EXISTS (SELECT 1 FROM {_schema.Subscriptions} s WHERE s.id = a.subscription_id)"));
             tidy.BatchCommands.Add(new($"DELETE FROM {_schema.Messages} m WHERE m.is_topic AND NOT EXISTS (SELECT 1 FROM {_schema.PendingAcks} a WHERE a.seq = m.seq)"));
+            // Producers past the bound too: here, before serving, a table left to grow (e.g. by an older Ferry) is cut
+            // back at once instead of by the first prune between writes.
+            tidy.BatchCommands.Add(PruneProducersCommand());
             await using (tidy)
             {
                 try
@@ -99,10 +104,16 @@ public sealed partial class PostgresPersistenceAdapter : IPersistenceAdapter
                 messages.Add(new RecoveredMessage(MessageMarshaller.Unmarshal(body), reader.GetFieldValue<long[]>(1)));
             }
         }
+        // Only the producers written to last, oldest first: the audit forgets in the order it was told.
         var producers = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using (var read = new NpgsqlCommand($"SELECT producer_id, sequence FROM {_schema.ProducerSequences}", connection))
-        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        await using (var read = new NpgsqlCommand($"""
+            SELECT producer_id, sequence FROM (
+                SELECT producer_id, sequence, write_order FROM {_schema.ProducerSequences} ORDER BY write_order DESC LIMIT @keep) newest
+            ORDER BY write_order
+            """, connection))
         {
+            read.Parameters.AddWithValue("keep", _options.MaxProducersToAudit);
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 producers[reader.GetString(0)] = reader.GetInt64(1);
@@ -152,6 +163,28 @@ public sealed partial class PostgresPersistenceAdapter : IPersistenceAdapter
         Interlocked.Exchange(ref _usedBytes, Convert.ToInt64(await size.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    /// <summary>
+    /// Deletes every producer row but the <see cref="PostgresStoreOptions.MaxProducersToAudit"/> written last.
+    /// The table is small (the bound plus what came since the last prune), so a scan beats an index on
+    /// write_order, which would cost every upsert its in-place (HOT) update.
+    /// </summary>
+    private NpgsqlBatchCommand PruneProducersCommand()
+    {
+        var prune = new NpgsqlBatchCommand($"""
+            DELETE FROM {_schema.ProducerSequences}
+            WHERE write_order <= (SELECT write_order FROM {_schema.ProducerSequences} ORDER BY write_order DESC OFFSET @keep LIMIT 1)
+            """);
+        prune.Parameters.AddWithValue("keep", _options.MaxProducersToAudit);
+        return prune;
+    }
+
+    /// <summary>Prunes producer sequences now, on a session of its own (the writer prunes on its own between groups).</summary>
+    internal async Task<int> PruneProducersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        return await PruneProducersAsync(connection, cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
@@ -182,4 +215,10 @@ internal static partial class PostgresStoreLog
 
     [LoggerMessage(EventId = 322, Level = LogLevel.Error, Message = "Store {Store}: a write transaction of {Batches} batch(es) failed; they are refused")]
     public static partial void WriteFailed(ILogger logger, string store, int batches, Exception cause);
+
+    [LoggerMessage(EventId = 323, Level = LogLevel.Debug, Message = "Store {Store}: pruned {Producers} producer sequence(s) beyond the {Kept} written last")]
+    public static partial void ProducersPruned(ILogger logger, string store, int producers, int kept);
+
+    [LoggerMessage(EventId = 324, Level = LogLevel.Warning, Message = "Store {Store}: pruning producer sequences failed; tried again later")]
+    public static partial void PruneFailed(ILogger logger, string store, Exception cause);
 }

@@ -5,11 +5,13 @@ namespace Ferry.Store.Postgres;
 /// <summary>
 /// The store's tables, created on first start. Creation runs under a transaction-level advisory lock
 /// so brokers starting together do not race; the version row says which layout a database holds.
+/// Every database, new or old, is created in the version 1 layout and then taken through each
+/// migration in turn, in the same transaction, so a half-migrated database is never seen.
 /// </summary>
 internal sealed class PostgresSchema
 {
     /// <summary>The layout this code reads and writes.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     public PostgresSchema(string prefix)
     {
@@ -19,6 +21,7 @@ internal sealed class PostgresSchema
         PendingAcks = prefix + "pending_acks";
         Subscriptions = prefix + "subscriptions";
         ProducerSequences = prefix + "producer_sequences";
+        ProducerWriteOrder = prefix + "producer_write_order";
         SchemaVersion = prefix + "schema_version";
         CheckEpoch = prefix + "check_epoch";
     }
@@ -28,6 +31,9 @@ internal sealed class PostgresSchema
     public string PendingAcks { get; }
     public string Subscriptions { get; }
     public string ProducerSequences { get; }
+
+    /// <summary>The sequence numbering producer_sequences writes, newest highest (version 2 on).</summary>
+    public string ProducerWriteOrder { get; }
     public string SchemaVersion { get; }
     public string CheckEpoch { get; }
 
@@ -83,10 +89,17 @@ internal sealed class PostgresSchema
         {
             throw new InvalidDataException($"the PostgreSQL store {Prefix}* has schema version {stored}; this Ferry knows version {Version} only");
         }
-        if (stored is null)
+        if (stored != Version)
         {
-            await using var insert = new NpgsqlCommand($"INSERT INTO {SchemaVersion} (version) VALUES ({Version})", connection, tx);
-            await insert.ExecuteNonQueryAsync(cancellationToken);
+            for (int version = (stored ?? 1) + 1; version <= Version; version++)
+            {
+                await using var migrate = new NpgsqlCommand(Migration(version), connection, tx);
+                await migrate.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await using var record = new NpgsqlCommand(
+                stored is null ? $"INSERT INTO {SchemaVersion} (version) VALUES ({Version})" : $"UPDATE {SchemaVersion} SET version = {Version}",
+                connection, tx);
+            await record.ExecuteNonQueryAsync(cancellationToken);
         }
         if (fenceTable is not null)
         {
@@ -106,6 +119,28 @@ internal sealed class PostgresSchema
         }
         await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// What takes the layout of <paramref name="version"/> - 1 to <paramref name="version"/>. Each is
+    /// idempotent on its own (IF NOT EXISTS, only rows not yet done), should one ever run twice.
+    /// </summary>
+    private string Migration(int version) => version switch
+    {
+        // Recency per producer row, so the table can keep only the producers written to last. Rows from
+        // before have none: numbered by epoch (a later master wrote them later), ties in any order. The
+        // default numbers inserts by brokers of version 1 still running during an upgrade.
+        2 => $"""
+            CREATE SEQUENCE IF NOT EXISTS {ProducerWriteOrder};
+            ALTER TABLE {ProducerSequences} ADD COLUMN IF NOT EXISTS write_order bigint;
+            UPDATE {ProducerSequences} p SET write_order = o.n
+              FROM (SELECT producer_id, nextval('{ProducerWriteOrder}') AS n
+                    FROM (SELECT producer_id FROM {ProducerSequences} WHERE write_order IS NULL ORDER BY epoch, producer_id) unnumbered) o
+             WHERE p.producer_id = o.producer_id;
+            ALTER TABLE {ProducerSequences} ALTER COLUMN write_order SET DEFAULT nextval('{ProducerWriteOrder}'), ALTER COLUMN write_order SET NOT NULL;
+            ALTER SEQUENCE {ProducerWriteOrder} OWNED BY {ProducerSequences}.write_order;
+            """,
+        _ => throw new ArgumentOutOfRangeException(nameof(version), version, "no migration to this schema version"),
+    };
 
     /// <summary>The SQLSTATE a write from a stale epoch fails with.</summary>
     public const string FencedSqlState = "FE001";

@@ -29,4 +29,13 @@ public sealed record PostgresStoreOptions
 
     /// <summary>Batches written in one transaction at most (group commit).</summary>
     public int MaxBatchesPerTransaction { get; init; } = 2000;
+
+    /// <summary>
+    /// Producers whose highest sequence is kept (the most recently written ones) and recovered for the
+    /// duplicate audit; the rest are pruned, so clients that reconnect with new ids do not grow the table.
+    /// </summary>
+    public int MaxProducersToAudit { get; init; } = Ferry.Broker.ProducerAudit.DefaultMaxProducers;
+
+    /// <summary>How often, at most, the writer prunes producer sequences beyond <see cref="MaxProducersToAudit"/>.</summary>
+    public TimeSpan ProducerPruneInterval { get; init; } = TimeSpan.FromSeconds(60);
 }
