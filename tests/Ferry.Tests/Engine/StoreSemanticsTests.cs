@@ -4,6 +4,7 @@ using Ferry.Protocol.OpenWire.Commands;
 using Ferry.Store.Memory;
 using Ferry.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Ferry.Tests.Engine;
 
@@ -234,15 +235,19 @@ public sealed class StoreSemanticsTests
     [Fact]
     public async Task Expired_persistent_message_goes_to_the_dead_letter_queue_not_the_consumer()
     {
-        await using var engine = new EngineFixture();
+        // The broker's clock, not the wall clock: the message must reach the queue unexpired (were the send
+        // handled after its expiration, the broker would drop it on arrival and nothing would reach the DLQ),
+        // and expire only afterwards, however slowly the test host runs.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var engine = new EngineFixture(time);
         var client = await engine.ConnectAsync();
         var queue = Destination.Queue("expires");
         var producer = await client.AddProducerAsync(queue);
         var m = OpenWireTestClient.TextMessage(producer, 1, queue, "stale");
         m.Persistent = true;
-        m.Expiration = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 100;
+        m.Expiration = time.GetUtcNow().ToUnixTimeMilliseconds() + 100;
         OpenWireTestClient.EnsureOk(await client.RequestAsync(m));
-        await Task.Delay(250);
+        time.Advance(TimeSpan.FromMilliseconds(250));
         await client.SubscribeAsync(queue);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReceiveAsync(Short));
         await client.SubscribeAsync(Destination.Queue("ActiveMQ.DLQ"), consumerValue: 2);

@@ -234,9 +234,12 @@ public class FerryDurability {
         MessageProducer p = s.createProducer(q);
         p.setDeliveryMode(DeliveryMode.PERSISTENT);
         TextMessage shortLived = s.createTextMessage("short-lived");
-        p.send(shortLived, DeliveryMode.PERSISTENT, 4, 300);
+        // The TTL runs from the client's timestamp: a send the broker handles only after it (a stalled JVM or
+        // broker on a loaded machine) arrives expired, and a message expired on arrival is dropped, not
+        // dead-lettered. A second leaves room for such a stall; the message still expires long before the receive.
+        p.send(shortLived, DeliveryMode.PERSISTENT, 4, 1000);
         p.send(s.createTextMessage("long-lived"), DeliveryMode.PERSISTENT, 4, 0);
-        Thread.sleep(1200);
+        Thread.sleep(2000);
         MessageConsumer consumer = s.createConsumer(q);
         TextMessage first = (TextMessage) consumer.receive(RECEIVE_TIMEOUT);
         check(first != null && "long-lived".equals(first.getText()), "expected only the long-lived message, got " + (first == null ? "nothing" : first.getText()));
