@@ -572,6 +572,20 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
         ((IDestinationHost)this).Consumed(destination, reference, subscriptionId);
     }
 
+    /// <summary>
+    /// A message that arrived already expired (a send held up past its time to live, or a producer's clock ahead):
+    /// never stored nor dispatched, it is dead-lettered as a message expiring in its queue would be (as ActiveMQ does).
+    /// </summary>
+    internal void ExpiredOnArrival(Message message)
+    {
+        if (Options.ExpiredMessagesToDeadLetter && (message.Persistent || Options.NonPersistentToDeadLetter))
+        {
+            MoveToDeadLetterQueue(new MessageReference(message), "message expired", subscriptionId: null, stored: false);
+            return;
+        }
+        LogExpiredDropped(_logger, message.MessageId?.ToString() ?? "?", message.Destination?.ToString() ?? "?");
+    }
+
     int IDestinationHost.MaximumRedeliveries(Destination destination) =>
         PolicyFor(destination)?.MaximumRedeliveries ?? Options.MaximumRedeliveries;
 
@@ -586,13 +600,16 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             : Destination.Queue(Options.DeadLetterQueue);
     }
 
-    /// <summary>Moves a message that cannot be delivered to its dead-letter queue (atomically in the store).</summary>
-    internal void MoveToDeadLetterQueue(MessageReference reference, string cause, long? subscriptionId)
+    /// <summary>
+    /// Moves a message that cannot be delivered to its dead-letter queue (atomically in the store; <paramref name="stored"/>
+    /// false for one that never was).
+    /// </summary>
+    internal void MoveToDeadLetterQueue(MessageReference reference, string cause, long? subscriptionId, bool stored = true)
     {
         var original = reference.Message;
         var source = original.Destination!;
         var dlq = DeadLetterQueueFor(source);
-        var removal = StoredFor(original) && (source.IsQueue || subscriptionId is not null)
+        var removal = stored && StoredFor(original) && (source.IsQueue || subscriptionId is not null)
             ? new RemoveMessage(source, reference.Id, subscriptionId)
             : null;
         if (source.IsQueue && source.Name == dlq.Name)

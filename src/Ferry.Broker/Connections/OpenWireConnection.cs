@@ -245,6 +245,7 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         }
         if (message.IsExpired(now))
         {
+            _broker.ExpiredOnArrival(message);
             Acknowledge(message);
             return;
         }

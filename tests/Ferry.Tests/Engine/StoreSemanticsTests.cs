@@ -235,9 +235,8 @@ public sealed class StoreSemanticsTests
     [Fact]
     public async Task Expired_persistent_message_goes_to_the_dead_letter_queue_not_the_consumer()
     {
-        // The broker's clock, not the wall clock: the message must reach the queue unexpired (were the send
-        // handled after its expiration, the broker would drop it on arrival and nothing would reach the DLQ),
-        // and expire only afterwards, however slowly the test host runs.
+        // The broker's clock, not the wall clock: the message must reach the queue unexpired and expire only
+        // afterwards, however slowly the test host runs (this is expiry in the queue; arrival is the next test).
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var engine = new EngineFixture(time);
         var client = await engine.ConnectAsync();
@@ -254,6 +253,34 @@ public sealed class StoreSemanticsTests
         var dead = await client.ReceiveAsync();
         Assert.Equal("stale", OpenWireTestClient.TextOf(dead.Message!));
         Assert.Equal(0, dead.Message!.Expiration);
+    }
+
+    [Fact]
+    public async Task A_message_that_arrives_expired_is_dead_lettered_when_persistent_and_dropped_otherwise()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var engine = new EngineFixture(time);
+        var client = await engine.ConnectAsync();
+        var queue = Destination.Queue("late");
+        var producer = await client.AddProducerAsync(queue);
+        long past = time.GetUtcNow().ToUnixTimeMilliseconds() - 1; // held up past its time to live on the way
+        var persistent = OpenWireTestClient.TextMessage(producer, 1, queue, "late persistent");
+        persistent.Persistent = true;
+        persistent.Expiration = past;
+        OpenWireTestClient.EnsureOk(await client.RequestAsync(persistent));
+        var nonPersistent = OpenWireTestClient.TextMessage(producer, 2, queue, "late non-persistent");
+        nonPersistent.Persistent = false;
+        nonPersistent.Expiration = past;
+        OpenWireTestClient.EnsureOk(await client.RequestAsync(nonPersistent));
+
+        await client.SubscribeAsync(queue);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReceiveAsync(Short));
+        await client.SubscribeAsync(Destination.Queue("ActiveMQ.DLQ"), consumerValue: 2);
+        var dead = await client.ReceiveAsync();
+        Assert.Equal("late persistent", OpenWireTestClient.TextOf(dead.Message!));
+        Assert.Equal(queue, dead.Message!.OriginalDestination);
+        Assert.Equal(0, dead.Message.Expiration);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReceiveAsync(Short)); // the non-persistent one is gone
     }
 
     [Fact]
