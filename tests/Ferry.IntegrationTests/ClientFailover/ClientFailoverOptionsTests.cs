@@ -60,7 +60,7 @@ public sealed class ClientFailoverOptionsTests(ITestOutputHelper output)
     public async Task StartupMaxReconnectAttempts_fails_CreateConnectionAsync_when_no_broker_is_up()
     {
         var factory = new ConnectionFactory(
-            $"failover:(tcp://127.0.0.1:{FreeLoopbackPort()},tcp://127.0.0.1:{FreeLoopbackPort()})?randomize=false&startupMaxReconnectAttempts=3&initialReconnectDelay=20&maxReconnectDelay=100");
+            $"failover:(tcp://127.0.0.1:{FreePort.Pick()},tcp://127.0.0.1:{FreePort.Pick()})?randomize=false&startupMaxReconnectAttempts=3&initialReconnectDelay=20&maxReconnectDelay=100");
         var clock = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<MessagingException>(() => factory.CreateConnectionAsync().WaitAsync(Wait));
         output.WriteLine($"after {clock.ElapsedMilliseconds} ms: {error.Message}");
@@ -125,7 +125,7 @@ public sealed class ClientFailoverOptionsTests(ITestOutputHelper output)
     [Fact]
     public async Task PriorityBackup_moves_the_connection_back_to_the_priority_broker_once_it_is_up()
     {
-        int priorityPort = FreeLoopbackPort();
+        int priorityPort = FreePort.Pick();
         await using var backup = await BrokerProcess.StartAsync();
         var factory = new ConnectionFactory(FailoverUri(priorityPort, backup.Port, "&priorityBackup=true"));
         await using var connection = await factory.CreateConnectionAsync();

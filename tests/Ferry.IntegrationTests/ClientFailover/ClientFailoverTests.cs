@@ -36,7 +36,7 @@ public sealed class ClientFailoverTests(ITestOutputHelper output)
             int portA = broker.Port;
             // Variant (a) lists A twice (the replacement comes back on A); variant (b) lists a second port B
             // where nothing listens until the replacement starts there with A's data directory.
-            int portB = takeOverOnSecondPort ? FreeLoopbackPort() : portA;
+            int portB = takeOverOnSecondPort ? FreePort.Pick() : portA;
             string uri = FailoverUri(portA, portB);
             output.WriteLine($"uri: {uri}");
             var queue = new Ferry.Client.Queue("client.failover." + Guid.NewGuid().ToString("N"));
@@ -274,15 +274,6 @@ public sealed class ClientFailoverTests(ITestOutputHelper output)
     internal static string FailoverUri(int portA, int portB, string extra = "") =>
         $"failover:(tcp://127.0.0.1:{portA},tcp://127.0.0.1:{portB})?randomize=false&initialReconnectDelay=50&maxReconnectDelay=500{extra}";
 
-    /// <summary>A loopback port nothing listens on now (the OS picked it; it is released at once).</summary>
-    internal static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static async Task<List<int>> ReceiveIndicesAsync(MessageConsumer consumer, int count)
     {

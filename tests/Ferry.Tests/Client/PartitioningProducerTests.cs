@@ -130,7 +130,7 @@ public class PartitioningProducerTests
         }
 
         // The second partition cannot connect (nothing listens, one attempt): the first one's connection is closed again.
-        string dead = $"failover:(tcp://127.0.0.1:{FreePort()})?startupMaxReconnectAttempts=1&initialReconnectDelay=10";
+        string dead = $"failover:(tcp://127.0.0.1:{Ferry.TestKit.FreePort.Pick()})?startupMaxReconnectAttempts=1&initialReconnectDelay=10";
         await WaitForAsync(() => broker.Broker.ConnectionCount == 0);
         await Assert.ThrowsAsync<MessagingException>(() => PartitionedProducer.CreateAsync([broker.Factory(), new ConnectionFactory(dead)], PartitionRules.RoundRobin()));
         Assert.Equal(2, broker.Transports.Count);
@@ -152,14 +152,6 @@ public class PartitioningProducerTests
     private static Task WaitForAsync(Func<bool> condition) =>
         Ferry.TestKit.WaitFor.ConditionAsync(condition, Wait, "the broker to see the connection closed");
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private sealed class FixedRule(int index) : IPartitionRule
     {

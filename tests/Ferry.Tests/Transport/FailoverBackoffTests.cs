@@ -54,7 +54,7 @@ public sealed class FailoverBackoffTests
     [Fact]
     public async Task The_reconnect_loop_waits_each_delay_on_the_injected_clock()
     {
-        int port = ClosedPort();
+        int port = Ferry.TestKit.FreePort.Pick();
         var time = new FakeTimeProvider();
         var options = FailoverOptions.Parse(
             $"failover:(tcp://127.0.0.1:{port})?initialReconnectDelay=100&maxReconnectDelay=500&reconnectDelayJitter=0&startupMaxReconnectAttempts=6");
@@ -95,13 +95,4 @@ public sealed class FailoverBackoffTests
         }
     }
 
-    /// <summary>A loopback port nobody listens on (bound, then released).</summary>
-    internal static int ClosedPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }

@@ -138,7 +138,7 @@ public sealed class FailoverTransportTests
     [Fact]
     public async Task With_no_broker_start_fails_after_startup_max_reconnect_attempts()
     {
-        int port = FailoverBackoffTests.ClosedPort();
+        int port = Ferry.TestKit.FreePort.Pick();
         var client = new FailoverTestClient($"failover:(tcp://127.0.0.1:{port})?startupMaxReconnectAttempts=4&initialReconnectDelay=1&maxReconnectDelay=5");
         await using (client)
         {
@@ -154,7 +154,7 @@ public sealed class FailoverTransportTests
     [Fact]
     public async Task Start_is_bounded_by_the_caller_token_even_when_retrying_forever()
     {
-        int port = FailoverBackoffTests.ClosedPort();
+        int port = Ferry.TestKit.FreePort.Pick();
         await using var transport = TransportFactory.Create($"failover:(tcp://127.0.0.1:{port})?initialReconnectDelay=5&maxReconnectDelay=20");
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transport.StartAsync(cts.Token));
