@@ -30,7 +30,7 @@ public sealed class SimulatedCrashException : IOException
 /// <item><see cref="FailAt"/>: the chosen operation throws an <see cref="IOException"/> (EIO) and does nothing; the
 /// file system keeps working (e.g. a failed fsync).</item>
 /// <item><see cref="SetFreeSpace"/>: writes that grow a file past the budget persist what fits and throw an <see cref="IOException"/> like ENOSPC
-/// (overwriting bytes a file already has needs no space).</item>
+/// (overwriting bytes a file already has needs no space; cutting a file gives space back).</item>
 /// </list>
 /// A crash models a killed process: what was written stays in the files (the page cache survives), and every
 /// later operation throws <see cref="SimulatedCrashException"/>, so the code under test cannot tidy up. Reopen the
@@ -278,14 +278,14 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
             }
             if (_freeSpace is long free)
             {
-                long growth = Math.Max(0, offset + keep - Math.Max(fileLength, offset));
-                if (growth > free)
+                // The file grows to the end of the write (a hole before it counts too, as a file system allocates it).
+                long fits = Math.Clamp(fileLength + free - offset, 0, keep);
+                if (fits < keep)
                 {
-                    keep -= (int)(growth - free);
-                    growth = free;
+                    keep = (int)fits;
                     full = true;
                 }
-                _freeSpace = free - growth;
+                _freeSpace = keep > 0 ? free - Math.Max(0, offset + keep - fileLength) : free;
             }
             flushed = _flushedLengths.GetValueOrDefault(file.Path);
         }
@@ -372,9 +372,14 @@ public sealed class FaultInjectingFileSystem(IFileSystem inner) : IFileSystem
         public void SetLength(long length)
         {
             owner.Enter(FaultPoint.SetLength, file.Path);
+            long before = file.Length;
             file.SetLength(length);
             lock (owner._gate)
             {
+                if (owner._freeSpace is long free && length < before)
+                {
+                    owner._freeSpace = free + (before - length); // a cut gives its blocks back
+                }
                 if (owner._flushedLengths.TryGetValue(file.Path, out long flushed) && length < flushed)
                 {
                     owner._flushedLengths[file.Path] = length;

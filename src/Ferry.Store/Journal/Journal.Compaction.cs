@@ -139,9 +139,10 @@ public sealed partial class Journal
         }
         try
         {
+            CheckFence();
             _fileSystem.Delete(segment.Path);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) // a fenced-off journal's JournalFailedException too
         {
             lock (_gate)
             {

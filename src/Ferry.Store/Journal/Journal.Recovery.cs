@@ -67,6 +67,7 @@ public sealed partial class Journal
                         {
                             if (last && bytes.AsSpan(offset).IndexOfAnyExcept((byte)0) < 0)
                             {
+                                JournalLog.PreallocatedTail(_logger, path, offset, bytes.Length - offset);
                                 break; // preallocated and never written: the end, not a tear
                             }
                             if (!last)

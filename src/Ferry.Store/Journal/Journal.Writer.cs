@@ -180,7 +180,11 @@ public sealed partial class Journal
         return true;
     }
 
-    private async Task WriteGroupAsync(List<WriteRequest> group, long next, bool flush)
+    /// <summary>
+    /// Runs <see cref="JournalOptions.WriteFence"/> before any change to the files (a write, a cut, a new or deleted
+    /// segment): a master that lost its lock must not touch what the new master is appending to.
+    /// </summary>
+    private void CheckFence()
     {
         if (_options.WriteFence is { } fence)
         {
@@ -193,6 +197,11 @@ public sealed partial class Journal
                 throw new JournalFailedException($"The journal is fenced off and will not write: {ex.Message}", ex);
             }
         }
+    }
+
+    private async Task WriteGroupAsync(List<WriteRequest> group, long next, bool flush)
+    {
+        CheckFence();
         var segment = _active;
         long start = segment.Length;
         _writeBuffer.ResetWrittenCount();
@@ -268,14 +277,31 @@ public sealed partial class Journal
             return;
         }
         long target = Math.Min(end + _options.PreallocationBytes, _options.SegmentSize);
-        for (long offset = end; offset < target; offset += ZeroBlock.Length)
+        if (target <= end || segment.PreallocationRefused || _options.SyncPolicy == JournalSyncPolicy.Never)
         {
-            await segment.File.WriteAsync(ZeroBlock.AsMemory(0, (int)Math.Min(ZeroBlock.Length, target - offset)), offset);
+            segment.Allocated = end; // the write itself grows the file
+            return;
         }
-        segment.Allocated = Math.Max(end, target);
+        try
+        {
+            for (long offset = end; offset < target; offset += ZeroBlock.Length)
+            {
+                await segment.File.WriteAsync(ZeroBlock.AsMemory(0, (int)Math.Min(ZeroBlock.Length, target - offset)), offset);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a nearly full disk needs the room for the records themselves (acks among them, which
+            // let compaction free space). Give back what the zeros took and append without them in this segment.
+            segment.File.SetLength(segment.Allocated);
+            segment.PreallocationRefused = true;
+            JournalLog.PreallocationFailed(_logger, segment.Path, target - end, ex);
+            return;
+        }
+        segment.Allocated = target;
     }
 
-    private static readonly byte[] ZeroBlock = new byte[64 * 1024];
+    private static readonly byte[] ZeroBlock = new byte[256 * 1024];
 
     private void Encode(WriteRequest request)
     {
@@ -342,6 +368,7 @@ public sealed partial class Journal
     private async Task<bool> TryRollAsync(long basePosition, WriteRequest request)
     {
         var old = _active;
+        CheckFence(); // a stale master must neither cut the segment the new master appends to nor start one
         Segment segment;
         try
         {

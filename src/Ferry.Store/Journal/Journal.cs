@@ -309,9 +309,18 @@ public sealed partial class Journal : IAsyncDisposable
         }
         try
         {
+            CheckFence(); // a master that lost its lock leaves the file to the new one
+            if (segment.File.Length <= segment.Length)
+            {
+                return;
+            }
             segment.File.SetLength(segment.Length);
             segment.File.FlushToDisk();
             segment.Allocated = segment.Length;
+        }
+        catch (JournalFailedException)
+        {
+            // fenced off: not this journal's file any more
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -41,6 +41,12 @@ internal static partial class JournalLog
     [LoggerMessage(EventId = 311, Level = LogLevel.Error, Message = "Journal could not start segment {Path}; the appends waiting for it failed")]
     public static partial void RollFailed(ILogger logger, string path, Exception cause);
 
+    [LoggerMessage(EventId = 313, Level = LogLevel.Warning, Message = "Journal segment {Path}: could not zero-fill {Bytes} bytes ahead (disk full?); the room was given back and this segment grows with its writes")]
+    public static partial void PreallocationFailed(ILogger logger, string path, long bytes, Exception cause);
+
+    [LoggerMessage(EventId = 314, Level = LogLevel.Debug, Message = "Journal segment {Path}: {Bytes} preallocated bytes after the last record at offset {Offset}")]
+    public static partial void PreallocatedTail(ILogger logger, string path, long offset, long bytes);
+
     [LoggerMessage(EventId = 312, Level = LogLevel.Warning, Message = "Journal segment {Path}: could not cut its preallocated zeros at close; they are kept (recovery reads them as the end)")]
     public static partial void TrimFailed(ILogger logger, string path, Exception cause);
 }

@@ -66,9 +66,9 @@ public sealed record JournalOptions
         {
             throw new ArgumentOutOfRangeException(nameof(SegmentSize), SegmentSize, "a segment must be between 4 KiB and 2 GiB");
         }
-        if (PreallocationBytes < 0 || PreallocationBytes > MaxLimit)
+        if (PreallocationBytes is < 0 or > 64 * 1024 * 1024)
         {
-            throw new ArgumentOutOfRangeException(nameof(PreallocationBytes), PreallocationBytes, "preallocation must be between 0 and 1 GiB");
+            throw new ArgumentOutOfRangeException(nameof(PreallocationBytes), PreallocationBytes, "preallocation must be between 0 and 64 MiB");
         }
         if (CompactionThreshold is < 0 or > 1 || double.IsNaN(CompactionThreshold))
         {

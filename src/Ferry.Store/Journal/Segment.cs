@@ -17,8 +17,14 @@ internal sealed class Segment(long id, string path, IRandomAccessFile file, long
     /// <summary>The end of the last valid record; the writer appends here.</summary>
     public long Length { get; set; } = RecordFormat.SegmentHeaderSize;
 
-    /// <summary>The file's length: zeros fill it from <see cref="Length"/> on (see <see cref="JournalOptions.PreallocationBytes"/>). Writer loop only.</summary>
+    /// <summary>
+    /// How far the file is known to hold records or zeros (see <see cref="JournalOptions.PreallocationBytes"/>): a write
+    /// ending past it zero-fills ahead first. Writer loop only.
+    /// </summary>
     public long Allocated { get; set; } = RecordFormat.SegmentHeaderSize;
+
+    /// <summary>Zero-filling failed here (a nearly full disk): this segment grows with its writes. Writer loop only.</summary>
+    public bool PreallocationRefused { get; set; }
 
     /// <summary>Bytes of the records counted live whose primary copy is here.</summary>
     public long LiveBytes { get; set; }

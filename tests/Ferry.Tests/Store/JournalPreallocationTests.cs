@@ -141,10 +141,86 @@ public sealed class JournalPreallocationTests
             faults.SetFreeSpace(null);
             positions.Add(await journal.AppendAsync(new JournalEntry(1, Payload(101))));
         }
+        await AssertDurableAsync(options, positions, lastSeed: 101);
+    }
+
+    [Fact]
+    public async Task On_a_nearly_full_disk_a_failed_zero_fill_gives_its_room_back_to_the_records()
+    {
+        using var dir = new TempDirectory();
+        var options = Options(dir.Path, segmentSize: 1024 * 1024, preallocationBytes: 4096);
+        var faults = new FaultInjectingFileSystem(PhysicalFileSystem.Instance);
+        var logger = new CapturingLogger();
+        var positions = new List<long>();
+        await using (var journal = await OpenAsync(options, faults, logger))
+        {
+            for (int i = 0; i <= 4096 / RecordSize; i++)
+            {
+                positions.Add(await journal.AppendAsync(new JournalEntry(1, Payload(i)))); // fills what was zero-filled
+            }
+            // Room for 3 records but not for the next 4 KiB of zeros: the zeros take what fits, fail, and give it back.
+            faults.SetFreeSpace(3 * RecordSize + 10);
+            for (int i = 0; i < 3; i++)
+            {
+                positions.Add(await journal.AppendAsync(new JournalEntry(1, Payload(200 + i))));
+            }
+            Assert.Contains(logger.At(LogLevel.Warning), m => m.Contains("could not zero-fill", StringComparison.Ordinal));
+            var error = await Assert.ThrowsAsync<JournalException>(async () => await journal.AppendAsync(new JournalEntry(1, Payload(300))));
+            Assert.IsNotType<JournalFailedException>(error);
+            Assert.Contains("No space left on device", error.Message, StringComparison.Ordinal);
+        }
+        await AssertDurableAsync(options, positions, lastSeed: 202);
+    }
+
+    /// <summary>Every append that succeeded got the next position (failed ones gave theirs back) and survives a reopen.</summary>
+    private static async Task AssertDurableAsync(JournalOptions options, List<long> positions, long lastSeed)
+    {
         Assert.Equal(Enumerable.Range(1, positions.Count).Select(i => (long)i), positions);
         var recovered = await RecoverAsync(options);
         Assert.Equal(positions, recovered.Select(r => r.Position));
-        AssertPayload(101, recovered[^1]);
+        AssertPayload(lastSeed, recovered[^1]);
+    }
+
+    [Fact]
+    public async Task A_journal_fenced_off_by_a_new_master_neither_cuts_its_segment_at_close_nor_starts_another()
+    {
+        using var dir = new TempDirectory();
+        bool fenced = false;
+        var options = Options(dir.Path, segmentSize: 4096, preallocationBytes: Ahead) with
+        {
+            WriteFence = () =>
+            {
+                if (Volatile.Read(ref fenced))
+                {
+                    throw new IOException("the lock was taken over");
+                }
+            },
+        };
+        // At close: the zeros stay (the new master appends over them).
+        await using (var journal = await OpenAsync(options))
+        {
+            await journal.AppendAsync(new JournalEntry(1, Payload(1)));
+            Volatile.Write(ref fenced, true);
+        }
+        string segment = Assert.Single(SegmentFiles(dir.Path));
+        Assert.Equal(4096, new FileInfo(segment).Length);
+
+        // At a roll: neither the cut nor the next segment happen.
+        Volatile.Write(ref fenced, false);
+        await using (var journal = await OpenAsync(options))
+        {
+            while (journal.LastPosition < 32)
+            {
+                await journal.AppendAsync(new JournalEntry(1, Payload(journal.LastPosition + 1)));
+            }
+            Assert.Equal([segment], SegmentFiles(dir.Path)); // (4096 - 32) / 126 = 32 records fit; one more rolls
+            Volatile.Write(ref fenced, true);
+            await Assert.ThrowsAsync<JournalFailedException>(async () => await journal.AppendAsync(new JournalEntry(1, Payload(99))));
+        }
+        Assert.Equal([segment], SegmentFiles(dir.Path));
+        Assert.Equal(4096, new FileInfo(segment).Length);
+        Volatile.Write(ref fenced, false);
+        Assert.Equal(32, (await RecoverAsync(options)).Count);
     }
 
     [Fact]
