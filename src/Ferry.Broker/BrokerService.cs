@@ -196,7 +196,7 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             MaxPendingOutputBytes = Options.MaxPendingOutputBytesPerConnection,
             HandshakeTimeout = connector?.Options?.ConnectionTimeout ?? TimeSpan.FromSeconds(30),
         };
-        var format = wireFormat ?? connector?.Options?.WireFormat ?? new WireFormatOptions();
+        var format = wireFormat ?? connector?.Options?.WireFormat ?? WireFormatOptions.Listener;
         return Serve(new OpenWireConnection(this, connector, (_, logger) => new OpenWireChannel(transport, format, options, Time, logger)));
     }
 

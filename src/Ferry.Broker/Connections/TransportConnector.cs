@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Ferry.Protocol.OpenWire;
 using Ferry.Protocol.Stomp;
 using Ferry.Protocol.Transport;
 using Microsoft.Extensions.Logging;
@@ -30,7 +31,7 @@ public sealed partial class TransportConnector : IAsyncDisposable
         }
         else
         {
-            Options = TcpTransportOptions.From(uri);
+            Options = TcpTransportOptions.From(uri, WireFormatOptions.Listener);
         }
         _broker = broker;
         _logger = logger;
@@ -46,7 +47,7 @@ public sealed partial class TransportConnector : IAsyncDisposable
         }
         else
         {
-            TcpTransportOptions.From(parsed);
+            TcpTransportOptions.From(parsed, WireFormatOptions.Listener);
         }
     }
 

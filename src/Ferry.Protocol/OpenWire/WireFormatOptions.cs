@@ -10,6 +10,13 @@ public sealed record WireFormatOptions
 {
     public int Version { get; init; } = OpenWireFormat.CurrentVersion;
     public bool TightEncodingEnabled { get; init; } = true;
+
+    /// <summary>
+    /// The marshal cache: ids and destinations sent before go as a 2-byte index. Off by default for a client
+    /// (Ferry.Client's connections are short on repeats and it keeps fan-out's shared encodings usable); on for a
+    /// broker's listeners (<see cref="Listener"/>), as ActiveMQ's are, so clients that ask for it (the Java
+    /// client does by default) get it.
+    /// </summary>
     public bool CacheEnabled { get; init; }
     public int CacheSize { get; init; } = 1024;
     public bool SizePrefixDisabled { get; init; }
@@ -21,6 +28,9 @@ public sealed record WireFormatOptions
     /// <summary>Frames announcing more are refused before any buffer is allocated (100 MiB, as ActiveMQ's connectors).</summary>
     public long MaxFrameSize { get; init; } = 100L * 1024 * 1024;
     public string? Host { get; init; }
+
+    /// <summary>A broker listener's defaults: as a client's, with the marshal cache on (as ActiveMQ's connectors).</summary>
+    public static WireFormatOptions Listener { get; } = new() { CacheEnabled = true };
 
     public Dictionary<string, object?> ToProperties()
     {

@@ -250,14 +250,16 @@ public sealed record TcpTransportOptions
 
     public static TcpTransportOptions Parse(string uri) => From(TransportUri.Parse(uri));
 
-    public static TcpTransportOptions From(TransportUri uri)
+    /// <param name="uri">The URI.</param>
+    /// <param name="defaults">What a <c>wireFormat.*</c> option left out means (a client's defaults unless given; a broker's listener passes <see cref="WireFormatOptions.Listener"/>).</param>
+    public static TcpTransportOptions From(TransportUri uri, WireFormatOptions? defaults = null)
     {
         if (!TcpSchemes.Contains(uri.Scheme))
         {
             throw new FormatException($"Transport URI '{uri}' has scheme '{uri.Scheme}', expected tcp or nio");
         }
         var reader = new TransportOptionReader(uri);
-        var defaults = new WireFormatOptions();
+        defaults ??= new WireFormatOptions();
         var wf = new WireFormatOptions
         {
             Version = reader.Int("wireFormat.version", defaults.Version),

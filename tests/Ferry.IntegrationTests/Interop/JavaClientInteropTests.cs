@@ -22,7 +22,7 @@ public sealed class JavaClientInteropTests(SharedBroker shared, ITestOutputHelpe
     public static TheoryData<string, string> Scenarios()
     {
         var data = new TheoryData<string, string>();
-        foreach (var scenario in new[] { "connect", "types", "topic3", "topicmixed", "competing", "clientack", "tempreply", "browser" })
+        foreach (var scenario in new[] { "connect", "types", "topic3", "topicmixed", "competing", "clientack", "tempreply", "browser", "cachefull" })
         {
             // The Java default (tight encoding) and loose encoding, which the client asks for by URI option.
             data.Add(scenario, "tight");

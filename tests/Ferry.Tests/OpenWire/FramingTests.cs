@@ -277,11 +277,13 @@ public sealed class FramingTests
     {
         var settings = OpenWireSamples.Settings(cache: true, cacheSize: 4);
         // Loose SessionInfo: commandId, rr, cached sessionId = isNew 1 + index + nested null.
-        foreach (byte[] index in new[] { new byte[] { 0, 4 }, [0xFF, 0xFF], [0x7F, 0xFF] })
+        foreach (byte[] index in new[] { new byte[] { 0, 4 }, [0xFF, 0xFE], [0x7F, 0xFF] })
         {
             byte[] frame = RawFrame(DataTypes.SessionInfo, 0, 0, 0, 1, 0, 1, index[0], index[1], 0);
             Assert.Throws<ProtocolException>(() => ReadSingle(frame, settings));
         }
+        // -1 is a new value the peer did not keep (ActiveMQ's writers send that when their table is full): read, not stored.
+        Assert.IsType<SessionInfo>(ReadSingle(RawFrame(DataTypes.SessionInfo, 0, 0, 0, 1, 0, 1, 0xFF, 0xFF, 0), settings));
         byte[] lookup = RawFrame(DataTypes.SessionInfo, 0, 0, 0, 1, 0, 0, 0, 9);
         Assert.Throws<ProtocolException>(() => ReadSingle(lookup, settings));
     }

@@ -259,10 +259,14 @@ internal sealed class LooseWriter() : FieldVisitor(isReader: false)
     {
         if (_cache is not null)
         {
-            // Every value goes as a new entry under a rolling index: the receiver cannot tell this from
-            // lookups, and it keeps no sender-side table to get wrong.
+            if (_cache.TryGetWriteIndex(value, out short index))
+            {
+                _out.WriteByte(0);
+                _out.WriteInt16(index);
+                return value;
+            }
             _out.WriteByte(1);
-            _out.WriteInt16(_cache.NextWriteIndex());
+            _out.WriteInt16(_cache.AddForWrite(value));
         }
         WriteNested(value);
         return value;
@@ -320,16 +324,28 @@ internal sealed class LooseWriter() : FieldVisitor(isReader: false)
     }
 }
 
-/// <summary>One direction's marshal cache table (section 4.8): indexes name earlier values.</summary>
+/// <summary>
+/// One direction's marshal cache table (section 4.8): indexes name earlier values. A reading side stores what
+/// the peer sends; a writing side also looks values up, so an id or destination sent before goes as its index
+/// (2 bytes) instead of again in full, as ActiveMQ's writers do.
+/// </summary>
 internal sealed class MarshalCache
 {
     private readonly DataStructure?[] _table;
     private int _next;
+    // Writing side only: the value each index holds, by a snapshot of its fields (the objects' fields are
+    // mutable; a key taken when the value went out cannot change under the dictionary).
+    private Dictionary<CacheKey, short>? _indexes;
+    private CacheKey[]? _keys;
 
     public MarshalCache(int size) => _table = new DataStructure?[size];
 
     public DataStructure? Store(short index, DataStructure? value)
     {
+        if (index == -1)
+        {
+            return value; // the peer's table was full: sent in full, not kept (ActiveMQ's writers do this)
+        }
         if (index < 0 || index >= _table.Length)
         {
             throw new ProtocolException($"Marshal cache index {index} is outside the negotiated size {_table.Length}");
@@ -347,10 +363,55 @@ internal sealed class MarshalCache
         return _table[index];
     }
 
-    public short NextWriteIndex()
+    /// <summary>Writing side: the index an equal value was sent under and the peer still holds, if any.</summary>
+    public bool TryGetWriteIndex(DataStructure? value, out short index)
+    {
+        index = 0;
+        return _indexes is not null && CacheKey.Of(value) is { } key && _indexes.TryGetValue(key, out index);
+    }
+
+    /// <summary>
+    /// Writing side: the index the value goes under as a new entry (rolling, so the oldest entry is replaced, as
+    /// the peer replaces it when it reads the entry). Values without a key (rare types) are never looked up.
+    /// </summary>
+    public short AddForWrite(DataStructure? value)
     {
         short index = (short)_next;
         _next = (_next + 1) % _table.Length;
+        _indexes ??= new Dictionary<CacheKey, short>(Math.Min(_table.Length, 256));
+        _keys ??= new CacheKey[_table.Length];
+        var replaced = _keys[index];
+        if (replaced.Type != 0 && _indexes.TryGetValue(replaced, out short at) && at == index)
+        {
+            _indexes.Remove(replaced);
+        }
+        var key = CacheKey.Of(value) ?? default;
+        _keys[index] = key;
+        if (key.Type != 0)
+        {
+            _indexes[key] = index;
+        }
         return index;
+    }
+
+    /// <summary>A cached value's identity: its type and fields (Type 0: none).</summary>
+    private readonly record struct CacheKey(byte Type, string? Text, string? Text2, long A, long B)
+    {
+        public static CacheKey? Of(DataStructure? value) => value switch
+        {
+            // Null is a value too (ActiveMQ's table keeps it): an absent transaction id or original destination
+            // goes as an index after the first, instead of taking a new slot in every message.
+            null => new(byte.MaxValue, null, null, 0, 0),
+            ConnectionId c => new(DataTypes.ConnectionId, c.Value, null, 0, 0),
+            SessionId s => new(DataTypes.SessionId, s.ConnectionId, null, s.Value, 0),
+            ConsumerId c => new(DataTypes.ConsumerId, c.ConnectionId, null, c.SessionId, c.Value),
+            ProducerId p => new(DataTypes.ProducerId, p.ConnectionId, null, p.SessionId, p.Value),
+            BrokerId b => new(DataTypes.BrokerId, b.Value, null, 0, 0),
+            Destination d => new(d.DataType, d.PhysicalName, null, 0, 0),
+            LocalTransactionId t => new(DataTypes.LocalTransactionId, t.ConnectionId?.Value, t.ConnectionId is null ? null : "", t.Value, 0),
+            XATransactionId x => new(DataTypes.XATransactionId, Convert.ToHexString(x.GlobalTransactionId ?? []), Convert.ToHexString(x.BranchQualifier ?? []),
+                x.FormatId, (x.GlobalTransactionId is null ? 1 : 0) | (x.BranchQualifier is null ? 2 : 0)),
+            _ => null,
+        };
     }
 }

@@ -442,8 +442,20 @@ internal sealed class TightWriter() : FieldVisitor(isReader: false)
     {
         if (_cache is not null)
         {
+            if (_cache.TryGetWriteIndex(value, out short index))
+            {
+                Bit(false);
+                _data.WriteInt16(index);
+                return value;
+            }
             Bit(true);
-            _data.WriteInt16(_cache.NextWriteIndex());
+            // The index goes first on the wire but is taken after the value's own cached fields took theirs, as
+            // ActiveMQ's tight writers do (their first pass sizes the nested value, then adds it): the same bytes.
+            int at = _data.Length;
+            _data.WriteInt16(0);
+            WriteNested(value);
+            BinaryPrimitives.WriteInt16BigEndian(_data.WrittenSpanMutable[at..], _cache.AddForWrite(value));
+            return value;
         }
         WriteNested(value);
         return value;

@@ -66,6 +66,7 @@ public class FerryInterop {
                 case "clientack": clientAck(); break;
                 case "tempreply": tempReply(); break;
                 case "browser": browser(); break;
+                case "cachefull": cacheFull(); break;
                 default: throw new CheckFailed("unknown scenario '" + scenario + "'");
             }
             synchronized (OPEN) {
@@ -619,6 +620,41 @@ public class FerryInterop {
     }
 
     // ------------------------------------------------------------------ 4. competing
+
+    /**
+     * More distinct destinations and consumers on one connection than the marshal cache holds (1024 entries,
+     * both sides' default): the client's table evicts its oldest entries (it keeps 100 slots free before each
+     * command), which the broker's reader must follow, and the broker's table replaces its oldest entries, which
+     * the client's reader must follow. Two rounds, the second in reverse, so values come back after their slots
+     * were reused.
+     */
+    static void cacheFull() throws Exception {
+        final int n = 1200;
+        Connection c = open("cachefull");
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(null);
+        p.setDeliveryMode(DeliveryMode.NON_PERSISTENT);
+        List<MessageConsumer> consumers = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            consumers.add(s.createConsumer(s.createQueue(name("cache." + i))));
+        }
+        for (String round : new String[] {"first", "second"}) {
+            for (int i = 0; i < n; i++) {
+                TextMessage m = s.createTextMessage(round + " " + i);
+                m.setIntProperty("i", i);
+                p.send(s.createQueue(name("cache." + i)), m);
+            }
+            for (int k = 0; k < n; k++) {
+                int i = round.equals("first") ? k : n - 1 - k;
+                Message m = receive(consumers.get(i), round + " message on queue " + i);
+                eq(round + " body " + i, round + " " + i, ((TextMessage) m).getText());
+                eq(round + " property " + i, i, m.getIntProperty("i"));
+                eq(round + " destination " + i, name("cache." + i), ((Queue) m.getJMSDestination()).getQueueName());
+            }
+        }
+        close(c);
+        log("cachefull: " + n + " queues and consumers on one connection, two rounds");
+    }
 
     static void competing() throws Exception {
         final int N = 100;
