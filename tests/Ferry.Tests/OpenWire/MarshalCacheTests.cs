@@ -88,6 +88,35 @@ public sealed class MarshalCacheTests
         Assert.True(sizes.Count(size => size <= sizes.Max() - 10) >= 50, "values found in the table in some frames: " + string.Join(",", sizes.Take(40)));
     }
 
+    public static TheoryData<bool, int> SmallTables()
+    {
+        var data = new TheoryData<bool, int>();
+        foreach (bool tight in new[] { false, true })
+        {
+            foreach (int size in new[] { 1, 2, 3 })
+            {
+                data.Add(tight, size);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SmallTables))]
+    public void A_nested_cached_value_that_reuses_its_holders_slot_leaves_both_tables_alike(bool tight, int size)
+    {
+        // A transaction id is cached and holds a cached connection id: with a table of one they take the same
+        // slot, and the reader keeps the one it stores last (the holder); so must the writer.
+        var settings = OpenWireSamples.Settings(tight: tight, cache: true, cacheSize: size);
+        var connection = new ConnectionId("ID:c1");
+        var commands = Enumerable.Range(0, 20).SelectMany(n => new DataStructure[]
+        {
+            new TransactionInfo { ConnectionId = connection, TransactionId = new LocalTransactionId(connection, n % 3), Type = 0 },
+            new RemoveInfo { ObjectId = connection },
+        });
+        RoundTrip(settings, commands);
+    }
+
     [Theory]
     [MemberData(nameof(Encodings))]
     public void A_value_changed_after_it_went_out_is_sent_again_in_full(bool tight)
@@ -114,6 +143,7 @@ public sealed class MarshalCacheTests
     {
         // ActiveMQ's writers, once their table is full, send new values under index -1: in full, not kept.
         var cache = new MarshalCache(4);
+        Assert.Null(cache.Get(3)); // nothing stored there yet
         var kept = Destination.Queue("kept");
         Assert.Same(kept, cache.Store(0, kept));
         var notKept = Destination.Queue("not kept");

@@ -259,14 +259,19 @@ internal sealed class LooseWriter() : FieldVisitor(isReader: false)
     {
         if (_cache is not null)
         {
-            if (_cache.TryGetWriteIndex(value, out short index))
+            if (_cache.TryGetWriteIndex(value, out short index, out var key))
             {
                 _out.WriteByte(0);
                 _out.WriteInt16(index);
                 return value;
             }
+            // The index is taken first (ActiveMQ's loose numbering) but bound after the nested value, when the reader stores it.
+            index = _cache.Claim();
             _out.WriteByte(1);
-            _out.WriteInt16(_cache.AddForWrite(value));
+            _out.WriteInt16(index);
+            WriteNested(value);
+            _cache.Bind(index, key);
+            return value;
         }
         WriteNested(value);
         return value;
@@ -327,18 +332,20 @@ internal sealed class LooseWriter() : FieldVisitor(isReader: false)
 /// <summary>
 /// One direction's marshal cache table (section 4.8): indexes name earlier values. A reading side stores what
 /// the peer sends; a writing side also looks values up, so an id or destination sent before goes as its index
-/// (2 bytes) instead of again in full, as ActiveMQ's writers do.
+/// (2 bytes) instead of again in full, as ActiveMQ's writers do. Both sides' tables grow on use: a connection
+/// that negotiated the cache and sends little holds little.
 /// </summary>
 internal sealed class MarshalCache
 {
-    private readonly DataStructure?[] _table;
+    private readonly int _size;
+    private DataStructure?[] _table = [];
     private int _next;
     // Writing side only: the value each index holds, by a snapshot of its fields (the objects' fields are
     // mutable; a key taken when the value went out cannot change under the dictionary).
     private Dictionary<CacheKey, short>? _indexes;
-    private CacheKey[]? _keys;
+    private CacheKey[] _keys = [];
 
-    public MarshalCache(int size) => _table = new DataStructure?[size];
+    public MarshalCache(int size) => _size = size;
 
     public DataStructure? Store(short index, DataStructure? value)
     {
@@ -346,9 +353,10 @@ internal sealed class MarshalCache
         {
             return value; // the peer's table was full: sent in full, not kept (ActiveMQ's writers do this)
         }
-        if (index < 0 || index >= _table.Length)
+        CheckIndex(index);
+        if (index >= _table.Length)
         {
-            throw new ProtocolException($"Marshal cache index {index} is outside the negotiated size {_table.Length}");
+            Array.Resize(ref _table, Math.Min(_size, Math.Max(index + 1, Math.Max(16, _table.Length * 2))));
         }
         _table[index] = value;
         return value;
@@ -356,48 +364,65 @@ internal sealed class MarshalCache
 
     public DataStructure? Get(short index)
     {
-        if (index < 0 || index >= _table.Length)
-        {
-            throw new ProtocolException($"Marshal cache index {index} is outside the negotiated size {_table.Length}");
-        }
-        return _table[index];
+        CheckIndex(index);
+        return index < _table.Length ? _table[index] : null;
     }
 
-    /// <summary>Writing side: the index an equal value was sent under and the peer still holds, if any.</summary>
-    public bool TryGetWriteIndex(DataStructure? value, out short index)
+    private void CheckIndex(short index)
     {
-        index = 0;
-        return _indexes is not null && CacheKey.Of(value) is { } key && _indexes.TryGetValue(key, out index);
+        if (index < 0 || index >= _size)
+        {
+            throw new ProtocolException($"Marshal cache index {index} is outside the negotiated size {_size}");
+        }
     }
 
     /// <summary>
-    /// Writing side: the index the value goes under as a new entry (rolling, so the oldest entry is replaced, as
-    /// the peer replaces it when it reads the entry). Values without a key (rare types) are never looked up.
+    /// Writing side: the index an equal value was sent under and the peer still holds, if any; otherwise the key
+    /// to <see cref="Bind"/> the value under once it went out as a new entry.
     /// </summary>
-    public short AddForWrite(DataStructure? value)
+    public bool TryGetWriteIndex(DataStructure? value, out short index, out CacheKey key)
+    {
+        index = 0;
+        key = CacheKey.Of(value);
+        return key.Type != 0 && _indexes is not null && _indexes.TryGetValue(key, out index);
+    }
+
+    /// <summary>Writing side: the next index, rolling (once the table is full the oldest slot is reused, as the peer reuses it).</summary>
+    public short Claim()
     {
         short index = (short)_next;
-        _next = (_next + 1) % _table.Length;
-        _indexes ??= new Dictionary<CacheKey, short>(Math.Min(_table.Length, 256));
-        _keys ??= new CacheKey[_table.Length];
+        _next = (_next + 1) % _size;
+        return index;
+    }
+
+    /// <summary>
+    /// Writing side: records that the slot now holds <paramref name="key"/>'s value. Called when the peer stores it:
+    /// after the value's own cached fields (a nested value is stored before the one holding it), so both tables
+    /// agree even when those fields reuse the same slot.
+    /// </summary>
+    public void Bind(short index, CacheKey key)
+    {
+        _indexes ??= [];
+        if (index >= _keys.Length)
+        {
+            Array.Resize(ref _keys, Math.Min(_size, Math.Max(index + 1, Math.Max(16, _keys.Length * 2))));
+        }
         var replaced = _keys[index];
         if (replaced.Type != 0 && _indexes.TryGetValue(replaced, out short at) && at == index)
         {
             _indexes.Remove(replaced);
         }
-        var key = CacheKey.Of(value) ?? default;
         _keys[index] = key;
         if (key.Type != 0)
         {
             _indexes[key] = index;
         }
-        return index;
     }
 
     /// <summary>A cached value's identity: its type and fields (Type 0: none).</summary>
-    private readonly record struct CacheKey(byte Type, string? Text, string? Text2, long A, long B)
+    internal readonly record struct CacheKey(byte Type, string? Text, string? Text2, long A, long B)
     {
-        public static CacheKey? Of(DataStructure? value) => value switch
+        public static CacheKey Of(DataStructure? value) => value switch
         {
             // Null is a value too (ActiveMQ's table keeps it): an absent transaction id or original destination
             // goes as an index after the first, instead of taking a new slot in every message.
@@ -411,7 +436,7 @@ internal sealed class MarshalCache
             LocalTransactionId t => new(DataTypes.LocalTransactionId, t.ConnectionId?.Value, t.ConnectionId is null ? null : "", t.Value, 0),
             XATransactionId x => new(DataTypes.XATransactionId, Convert.ToHexString(x.GlobalTransactionId ?? []), Convert.ToHexString(x.BranchQualifier ?? []),
                 x.FormatId, (x.GlobalTransactionId is null ? 1 : 0) | (x.BranchQualifier is null ? 2 : 0)),
-            _ => null,
+            _ => default, // never looked up: always sent as a new entry
         };
     }
 }

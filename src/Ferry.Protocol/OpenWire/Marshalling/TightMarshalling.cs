@@ -442,7 +442,7 @@ internal sealed class TightWriter() : FieldVisitor(isReader: false)
     {
         if (_cache is not null)
         {
-            if (_cache.TryGetWriteIndex(value, out short index))
+            if (_cache.TryGetWriteIndex(value, out short index, out var key))
             {
                 Bit(false);
                 _data.WriteInt16(index);
@@ -454,7 +454,9 @@ internal sealed class TightWriter() : FieldVisitor(isReader: false)
             int at = _data.Length;
             _data.WriteInt16(0);
             WriteNested(value);
-            BinaryPrimitives.WriteInt16BigEndian(_data.WrittenSpanMutable[at..], _cache.AddForWrite(value));
+            index = _cache.Claim();
+            _cache.Bind(index, key);
+            BinaryPrimitives.WriteInt16BigEndian(_data.WrittenSpanMutable[at..], index);
             return value;
         }
         WriteNested(value);
