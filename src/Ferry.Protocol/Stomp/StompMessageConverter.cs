@@ -139,55 +139,57 @@ public static class StompMessageConverter
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(name);
-        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        // A list, not a dictionary: the standard headers are distinct; a property named like one of them
+        // replaces it in place (as ActiveMQ's map does), which Set does by a short scan.
+        var headers = new List<KeyValuePair<string, string>>(16);
         if (message.Destination is { } destination)
         {
-            headers[StompHeaders.Destination] = name(destination);
+            headers.Add(new(StompHeaders.Destination, name(destination)));
         }
-        headers[StompHeaders.MessageId] = message.MessageId?.ToString() ?? "";
+        headers.Add(new(StompHeaders.MessageId, message.MessageId?.ToString() ?? ""));
         if (subscriptionId is not null)
         {
-            headers[StompHeaders.Subscription] = subscriptionId;
+            headers.Add(new(StompHeaders.Subscription, subscriptionId));
         }
         if (ackId is not null)
         {
-            headers[StompHeaders.Ack] = ackId;
+            headers.Add(new(StompHeaders.Ack, ackId));
         }
-        headers[StompHeaders.Expires] = message.Expiration.ToString(CultureInfo.InvariantCulture);
-        headers[StompHeaders.Priority] = message.Priority.ToString(CultureInfo.InvariantCulture);
-        headers[StompHeaders.Timestamp] = message.Timestamp.ToString(CultureInfo.InvariantCulture);
+        headers.Add(new(StompHeaders.Expires, message.Expiration == 0 ? "0" : message.Expiration.ToString(CultureInfo.InvariantCulture)));
+        headers.Add(new(StompHeaders.Priority, message.Priority is >= 0 and <= 9 ? Digits[message.Priority] : message.Priority.ToString(CultureInfo.InvariantCulture)));
+        headers.Add(new(StompHeaders.Timestamp, message.Timestamp.ToString(CultureInfo.InvariantCulture)));
         if (message.CorrelationId is { } correlation)
         {
-            headers[StompHeaders.CorrelationId] = correlation;
+            headers.Add(new(StompHeaders.CorrelationId, correlation));
         }
         if (message.Type is { } type)
         {
-            headers[StompHeaders.Type] = type;
+            headers.Add(new(StompHeaders.Type, type));
         }
         if (message.ReplyTo is { } replyTo)
         {
-            headers[StompHeaders.ReplyTo] = name(replyTo);
+            headers.Add(new(StompHeaders.ReplyTo, name(replyTo)));
         }
         if (message.Persistent)
         {
-            headers[StompHeaders.Persistent] = "true";
+            headers.Add(new(StompHeaders.Persistent, "true"));
         }
         if (message.RedeliveryCounter > 0)
         {
-            headers[StompHeaders.Redelivered] = "true";
+            headers.Add(new(StompHeaders.Redelivered, "true"));
         }
         if (message.UserId is { } user)
         {
-            headers[StompHeaders.UserId] = user;
+            headers.Add(new(StompHeaders.UserId, user));
         }
         if (message.OriginalDestination is { } original)
         {
-            headers[StompHeaders.OriginalDestination] = name(original);
+            headers.Add(new(StompHeaders.OriginalDestination, name(original)));
         }
         if (message.GroupId is { } group)
         {
-            headers["JMSXGroupID"] = group;
-            headers["JMSXGroupSeq"] = message.GroupSequence.ToString(CultureInfo.InvariantCulture);
+            headers.Add(new("JMSXGroupID", group));
+            headers.Add(new("JMSXGroupSeq", message.GroupSequence.ToString(CultureInfo.InvariantCulture)));
         }
         bool isBytes = message.DataType == DataTypes.BytesMessage;
         ReadOnlyMemory<byte> body = message.DataType switch
@@ -200,20 +202,36 @@ public static class StompMessageConverter
         {
             foreach (var (key, value) in properties)
             {
-                headers[key] = PropertyText(value);
+                Set(headers, key, PropertyText(value));
             }
         }
+        int contentLength = headers.FindIndex(static h => h.Key == StompHeaders.ContentLength);
         if (isBytes)
         {
             // Replaced by the real length when written.
-            headers[StompHeaders.ContentLength] = "";
+            Set(headers, StompHeaders.ContentLength, "");
         }
-        else
+        else if (contentLength >= 0)
         {
-            headers.Remove(StompHeaders.ContentLength);
+            headers.RemoveAt(contentLength);
         }
-        return new StompFrame(StompCommands.Message, [.. headers], body);
+        return new StompFrame(StompCommands.Message, headers, body);
+
+        static void Set(List<KeyValuePair<string, string>> headers, string key, string value)
+        {
+            for (int i = 0; i < headers.Count; i++)
+            {
+                if (headers[i].Key == key)
+                {
+                    headers[i] = new(key, value);
+                    return;
+                }
+            }
+            headers.Add(new(key, value));
+        }
     }
+
+    private static readonly string[] Digits = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
     /// <summary>Java's String.valueOf for a property value.</summary>
     private static string PropertyText(object? value) => value switch

@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Globalization;
+using System.Buffers.Text;
 using System.Text;
 
 namespace Ferry.Protocol.Stomp;
@@ -15,19 +15,18 @@ public static class StompWriter
     /// <summary>
     /// Writes <paramref name="frame"/>. A content-length header present in the frame is rewritten with the
     /// real body length; one is added when <paramref name="addContentLength"/> is set or the body holds a NUL.
+    /// Straight into <paramref name="output"/> as UTF-8, piece by piece (no intermediate text of the frame).
     /// </summary>
     public static void Write(StompFrame frame, StompVersion version, IBufferWriter<byte> output, bool addContentLength = false)
     {
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentNullException.ThrowIfNull(output);
-        var sb = new StringBuilder(128);
-        sb.Append(frame.Command).Append('\n');
+        Text(output, frame.Command);
+        Byte(output, (byte)'\n');
         bool raw = StompEscaping.IsUnescapedCommand(frame.Command);
         bool wroteLength = false;
-        string length = frame.Body.Length.ToString(CultureInfo.InvariantCulture);
         foreach (var header in frame.Headers)
         {
-            string value = header.Value;
             if (header.Key == StompCommands.ContentLength)
             {
                 if (wroteLength)
@@ -35,23 +34,45 @@ public static class StompWriter
                     continue;
                 }
                 wroteLength = true;
-                value = length;
+                Length(output, frame.Body.Length);
+                continue;
             }
-            sb.Append(header.Key).Append(':').Append(raw ? value : StompEscaping.Escape(value, version)).Append('\n');
+            Text(output, header.Key);
+            Byte(output, (byte)':');
+            Text(output, raw ? header.Value : StompEscaping.Escape(header.Value, version));
+            Byte(output, (byte)'\n');
         }
         if (!wroteLength && (addContentLength || frame.Body.Span.IndexOf((byte)0) >= 0))
         {
-            sb.Append(StompCommands.ContentLength).Append(':').Append(length).Append('\n');
+            Length(output, frame.Body.Length);
         }
-        sb.Append('\n');
-        string head = sb.ToString();
-        int headLength = Encoding.UTF8.GetByteCount(head);
-        int total = headLength + frame.Body.Length + 2;
-        var span = output.GetSpan(total);
-        Encoding.UTF8.GetBytes(head, span);
-        frame.Body.Span.CopyTo(span[headLength..]);
-        span[headLength + frame.Body.Length] = 0;
-        span[headLength + frame.Body.Length + 1] = (byte)'\n';
-        output.Advance(total);
+        var span = output.GetSpan(frame.Body.Length + 3);
+        span[0] = (byte)'\n';
+        frame.Body.Span.CopyTo(span[1..]);
+        span[1 + frame.Body.Length] = 0;
+        span[2 + frame.Body.Length] = (byte)'\n';
+        output.Advance(frame.Body.Length + 3);
+    }
+
+    private static void Text(IBufferWriter<byte> output, string text)
+    {
+        var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
+        output.Advance(Encoding.UTF8.GetBytes(text, span));
+    }
+
+    private static void Byte(IBufferWriter<byte> output, byte value)
+    {
+        output.GetSpan(1)[0] = value;
+        output.Advance(1);
+    }
+
+    private static void Length(IBufferWriter<byte> output, int length)
+    {
+        Text(output, StompCommands.ContentLength);
+        var span = output.GetSpan(16);
+        span[0] = (byte)':';
+        Utf8Formatter.TryFormat(length, span[1..], out int written);
+        span[1 + written] = (byte)'\n';
+        output.Advance(written + 2);
     }
 }

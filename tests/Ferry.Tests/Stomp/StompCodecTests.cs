@@ -99,6 +99,47 @@ public sealed class StompCodecTests
         Assert.Equal("\r", StompEscaping.Unescape("\\r", StompVersion.V12, strict: false));
     }
 
+    [Theory]
+    [InlineData(StompVersion.V10)]
+    [InlineData(StompVersion.V11)]
+    [InlineData(StompVersion.V12)]
+    public void A_written_frame_is_its_text_in_UTF8(StompVersion version)
+    {
+        // The writer puts each piece straight into the output; the bytes must be those of the frame's text.
+        var frames = new[]
+        {
+            new StompFrame("MESSAGE", [H("destination", "/queue/ä€𝄞"), H("k", "a:b\nc\\d\re"), H("content-length", "999"), H("content-length", "1"), H("x", "")], new byte[] { 0x41, 0, 0x42 }),
+            new StompFrame("MESSAGE", [H("message-id", "ID:x:1:1:1"), H("expires", "0")], Encoding.UTF8.GetBytes("body ü")),
+            new StompFrame("CONNECTED", [H("session", "a:b"), H("version", "1.2")], ReadOnlyMemory<byte>.Empty),
+            new StompFrame("ERROR", [H("message", new string('m', 5000))], new byte[] { 0 }),
+        };
+        foreach (var frame in frames)
+        {
+            bool raw = frame.Command == "CONNECTED";
+            var text = new StringBuilder(frame.Command).Append('\n');
+            bool length = false;
+            foreach (var (key, value) in frame.Headers)
+            {
+                if (key == "content-length")
+                {
+                    if (!length)
+                    {
+                        text.Append("content-length:").Append(frame.Body.Length).Append('\n');
+                    }
+                    length = true;
+                    continue;
+                }
+                text.Append(key).Append(':').Append(raw ? value : StompEscaping.Escape(value, version)).Append('\n');
+            }
+            if (!length && frame.Body.Span.IndexOf((byte)0) >= 0)
+            {
+                text.Append("content-length:").Append(frame.Body.Length).Append('\n');
+            }
+            byte[] expected = [.. Encoding.UTF8.GetBytes(text.Append('\n').ToString()), .. frame.Body.Span, 0, (byte)'\n'];
+            Assert.Equal(expected, Write(frame, version));
+        }
+    }
+
     [Fact]
     public void ConnectedIsNeverEscaped()
     {
