@@ -365,8 +365,12 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     internal long NextSubscriptionId() => Interlocked.Increment(ref _subscriptionIds);
 
     /// <summary>The concrete destinations a message sent to <paramref name="destination"/> reaches.</summary>
-    internal List<BrokerDestination> Resolve(Destination destination)
+    internal IReadOnlyList<BrokerDestination> Resolve(Destination destination)
     {
+        if (!destination.IsComposite && !destination.IsWildcard && !destination.IsTemporary)
+        {
+            return Destinations.GetOrCreate(destination).AsTargets;
+        }
         var targets = new List<BrokerDestination>(1);
         foreach (var part in destination.IsComposite ? destination.CompositeParts() : [destination])
         {
@@ -389,12 +393,22 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     }
 
     /// <summary>Whether a send to these destinations would have to wait for memory.</summary>
-    internal static bool MustWaitForSpace(List<BrokerDestination> targets) => targets.Exists(t => t.Usage.IsFull);
+    internal static bool MustWaitForSpace(IReadOnlyList<BrokerDestination> targets)
+    {
+        for (int i = 0; i < targets.Count; i++)
+        {
+            if (targets[i].Usage.IsFull)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /// <summary>Waits (bounded by sendFailIfNoSpaceAfterTimeout) until every target has memory to spare.</summary>
     private const long BlockedProducerWarningIntervalMs = 30_000;
 
-    internal async ValueTask WaitForSpaceAsync(List<BrokerDestination> targets, CancellationToken cancellationToken)
+    internal async ValueTask WaitForSpaceAsync(IReadOnlyList<BrokerDestination> targets, CancellationToken cancellationToken)
     {
         foreach (var target in targets)
         {
@@ -490,7 +504,7 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     }
 
     /// <summary>Each target gets its own copy when the message fans out to several (composite destinations).</summary>
-    private static List<(BrokerDestination Target, Message Copy)> Deliveries(Message message, List<BrokerDestination> targets)
+    private static List<(BrokerDestination Target, Message Copy)> Deliveries(Message message, IReadOnlyList<BrokerDestination> targets)
     {
         var deliveries = new List<(BrokerDestination, Message)>(targets.Count);
         foreach (var target in targets)

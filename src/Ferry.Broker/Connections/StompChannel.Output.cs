@@ -78,7 +78,7 @@ public sealed partial class StompChannel
         StompFrame frame;
         try
         {
-            frame = StompMessageConverter.ToFrame(message, NameOf, subscription.Id, ackId);
+            frame = StompMessageConverter.ToFrame(message, _nameOf, subscription.Id, ackId);
         }
         catch (Exception ex) when (ex is ProtocolException or InvalidDataException or FormatException)
         {

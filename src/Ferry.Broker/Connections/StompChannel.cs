@@ -48,11 +48,14 @@ public sealed partial class StompChannel : ICommandChannel
         _logger = logger;
         _acknowledge = acknowledge;
         _parser = new StompParser(options.Parser);
+        _nameOf = NameOf; // one delegate, not one per delivered message
         _output = new ChannelOutput<object>(connection, maxPendingOutputBytes, 64 * 1024, time, logger, EstimateSize)
         {
             Flushed = () => _monitor?.MarkWritten(),
         };
     }
+
+    private readonly StompMessageConverter.DestinationNamer _nameOf;
 
     public string RemoteAddress => _connection.RemoteAddress;
     public string? CloseReason => _output.CloseReason;

@@ -10,7 +10,11 @@ public abstract class BrokerDestination
         Destination = destination;
         Time = time;
         Usage = usage;
+        AsTargets = [this];
     }
+
+    /// <summary>This destination alone as a send's targets: a plain destination resolves to it once per message.</summary>
+    public IReadOnlyList<BrokerDestination> AsTargets { get; }
 
     /// <summary>Bytes of messages this destination holds; producers wait when it is full.</summary>
     public MemoryUsage Usage { get; }

@@ -267,6 +267,21 @@ public sealed class Queue : BrokerDestination
         }
         long now = Now;
         var exclusive = _consumers.Find(static c => c.Info.Exclusive);
+        // The common case takes messages off the head while they can go: no enumerator (a SortedSet's allocates
+        // a stack per pass) and no list of what was taken.
+        while (true)
+        {
+            if (_pending.Count == 0 || !AnyCredit(exclusive))
+            {
+                return;
+            }
+            var head = _pending.Min!;
+            if (!TryDispatch(head, exclusive, now, ref deferred))
+            {
+                break; // the head waits (no consumer for it now): look past it
+            }
+            _pending.Remove(head);
+        }
         List<MessageReference>? taken = null;
         foreach (var reference in _pending)
         {
@@ -274,48 +289,10 @@ public sealed class Queue : BrokerDestination
             {
                 break;
             }
-            var message = reference.Message;
-            if (message.IsExpired(now))
+            if (TryDispatch(reference, exclusive, now, ref deferred))
             {
                 (taken ??= []).Add(reference);
-                Usage.Decrease(message.WindowSize);
-                deferred.Expired(reference);
-                continue;
             }
-            QueueSubscription? target;
-            bool firstInGroup = false;
-            string? group = message.GroupId;
-            if (group is not null && _groups.TryGetValue(group, out var owner))
-            {
-                target = owner.HasCredit && owner.Matches(message) ? owner : null;
-            }
-            else if (exclusive is not null)
-            {
-                target = exclusive.HasCredit && exclusive.Matches(message) ? exclusive : null;
-            }
-            else
-            {
-                target = NextConsumerFor(message);
-            }
-            if (target is null)
-            {
-                continue;
-            }
-            if (group is not null)
-            {
-                if (message.GroupSequence == -1)
-                {
-                    // JMSXGroupSeq -1 closes the group.
-                    _groups.Remove(group);
-                }
-                else if (!_groups.ContainsKey(group))
-                {
-                    _groups[group] = target;
-                    firstInGroup = true;
-                }
-            }
-            (taken ??= []).Add(reference);
-            target.Deliver(reference, firstInGroup);
         }
         if (taken is not null)
         {
@@ -324,6 +301,55 @@ public sealed class Queue : BrokerDestination
                 _pending.Remove(reference);
             }
         }
+    }
+
+    /// <summary>
+    /// Delivers a pending message to the consumer it goes to, or drops it if it expired: true if it leaves the
+    /// pending set (the caller removes it). False, with nothing changed, if no consumer can take it now.
+    /// </summary>
+    private bool TryDispatch(MessageReference reference, QueueSubscription? exclusive, long now, ref DeferredActions deferred)
+    {
+        var message = reference.Message;
+        if (message.IsExpired(now))
+        {
+            Usage.Decrease(message.WindowSize);
+            deferred.Expired(reference);
+            return true;
+        }
+        QueueSubscription? target;
+        bool firstInGroup = false;
+        string? group = message.GroupId;
+        if (group is not null && _groups.TryGetValue(group, out var owner))
+        {
+            target = owner.HasCredit && owner.Matches(message) ? owner : null;
+        }
+        else if (exclusive is not null)
+        {
+            target = exclusive.HasCredit && exclusive.Matches(message) ? exclusive : null;
+        }
+        else
+        {
+            target = NextConsumerFor(message);
+        }
+        if (target is null)
+        {
+            return false;
+        }
+        if (group is not null)
+        {
+            if (message.GroupSequence == -1)
+            {
+                // JMSXGroupSeq -1 closes the group.
+                _groups.Remove(group);
+            }
+            else if (!_groups.ContainsKey(group))
+            {
+                _groups[group] = target;
+                firstInGroup = true;
+            }
+        }
+        target.Deliver(reference, firstInGroup);
+        return true;
     }
 
     private bool AnyCredit(QueueSubscription? exclusive)

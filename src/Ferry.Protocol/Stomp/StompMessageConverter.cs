@@ -61,11 +61,12 @@ public static class StompMessageConverter
             frame.Body.Span.CopyTo(content.AsSpan(4));
             message.Content = content;
         }
-        var properties = new Dictionary<string, object?>(StringComparer.Ordinal);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (name, value) in frame.Headers)
+        Dictionary<string, object?>? properties = null; // most frames have none
+        var headers = frame.Headers;
+        for (int i = 0; i < headers.Count; i++)
         {
-            if (!seen.Add(name))
+            var (name, value) = headers[i];
+            if (SeenBefore(headers, i, name))
             {
                 continue; // the first occurrence of a repeated header wins
             }
@@ -82,7 +83,7 @@ public static class StompMessageConverter
             }
             if (!NotProperties.Contains(name))
             {
-                properties[name] = value;
+                (properties ??= new(StringComparer.Ordinal))[name] = value;
             }
         }
         // The JMS header names override the plain ones (ActiveMQ applies them afterwards).
@@ -122,8 +123,21 @@ public static class StompMessageConverter
         {
             message.Priority = 9;
         }
-        message.MarshalledProperties = properties.Count > 0 ? PrimitiveMap.Encode(properties) : null;
+        message.MarshalledProperties = properties is { Count: > 0 } ? PrimitiveMap.Encode(properties) : null;
         return message;
+
+        // A frame has a handful of headers: a scan of those before beats a set per frame.
+        static bool SeenBefore(IReadOnlyList<KeyValuePair<string, string>> headers, int index, string name)
+        {
+            for (int j = 0; j < index; j++)
+            {
+                if (headers[j].Key == name)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 
     private static long ParseLong(string name, string value) =>
