@@ -592,7 +592,17 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     /// </summary>
     internal void ExpiredOnArrival(Message message)
     {
-        if (Options.ExpiredMessagesToDeadLetter && (message.Persistent || Options.NonPersistentToDeadLetter))
+        if (message.MessageId is { } id)
+        {
+            if (Audit.IsDuplicate(id))
+            {
+                return; // a failover resend of a message accepted before: not a second copy for the DLQ
+            }
+            Audit.Record(id);
+        }
+        // A composite or wildcard send has no one destination to name a dead-letter queue after: dropped, as before.
+        if (Options.ExpiredMessagesToDeadLetter && (message.Persistent || Options.NonPersistentToDeadLetter)
+            && message.Destination is { IsComposite: false, IsWildcard: false })
         {
             MoveToDeadLetterQueue(new MessageReference(message), "message expired", subscriptionId: null, stored: false);
             return;
@@ -778,7 +788,7 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "Producer to {Destination} waits for memory: destination holds {Used} bytes, broker {BrokerUsed}")]
     private static partial void LogProducerBlocked(ILogger logger, string destination, long used, long brokerUsed);
 
-    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Message {MessageId} on {Destination} expired and was dropped")]
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Message {MessageId} on {Destination} expired and was dropped")]
     private static partial void LogExpiredDropped(ILogger logger, string messageId, string destination);
 
     [LoggerMessage(EventId = 22, Level = LogLevel.Warning, Message = "Client {ClientId} reconnected; dropping its stale connection from {Remote}")]

@@ -19,9 +19,9 @@ public static class FreePort
 
     public static int Pick()
     {
-        if (End <= First)
+        if (End - First < 1000)
         {
-            return PickEphemeral(); // no room below the ephemeral range on this machine
+            return PickEphemeral(); // little or no room below the ephemeral range on this machine
         }
         for (int attempt = 0; attempt < End - First; attempt++)
         {

@@ -63,10 +63,12 @@ public static class StompMessageConverter
         }
         Dictionary<string, object?>? properties = null; // most frames have none
         var headers = frame.Headers;
+        // A handful of headers: a scan of those before beats a set per frame; many (up to the parser's limit): a set.
+        var seen = headers.Count > 16 ? new HashSet<string>(StringComparer.Ordinal) : null;
         for (int i = 0; i < headers.Count; i++)
         {
             var (name, value) = headers[i];
-            if (SeenBefore(headers, i, name))
+            if (seen is not null ? !seen.Add(name) : SeenBefore(headers, i, name))
             {
                 continue; // the first occurrence of a repeated header wins
             }
@@ -126,7 +128,6 @@ public static class StompMessageConverter
         message.MarshalledProperties = properties is { Count: > 0 } ? PrimitiveMap.Encode(properties) : null;
         return message;
 
-        // A frame has a handful of headers: a scan of those before beats a set per frame.
         static bool SeenBefore(IReadOnlyList<KeyValuePair<string, string>> headers, int index, string name)
         {
             for (int j = 0; j < index; j++)

@@ -56,7 +56,9 @@ public static class StompWriter
 
     private static void Text(IBufferWriter<byte> output, string text)
     {
-        var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
+        // The bound (3 bytes a char) is cheap to take but would make a long value ask for more than a pipe segment.
+        int size = text.Length <= 256 ? Encoding.UTF8.GetMaxByteCount(text.Length) : Encoding.UTF8.GetByteCount(text);
+        var span = output.GetSpan(size);
         output.Advance(Encoding.UTF8.GetBytes(text, span));
     }
 

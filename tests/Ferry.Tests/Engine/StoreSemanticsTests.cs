@@ -284,6 +284,33 @@ public sealed class StoreSemanticsTests
     }
 
     [Fact]
+    public async Task An_expired_resend_of_a_message_accepted_before_is_a_duplicate_not_a_dead_letter()
+    {
+        // A failover client resends what it did not see answered; by then the message may have expired.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var engine = new EngineFixture(time);
+        var client = await engine.ConnectAsync();
+        var queue = Destination.Queue("resent");
+        var producer = await client.AddProducerAsync(queue);
+        var original = OpenWireTestClient.TextMessage(producer, 1, queue, "once");
+        original.Persistent = true;
+        original.Expiration = time.GetUtcNow().ToUnixTimeMilliseconds() + 1000;
+        OpenWireTestClient.EnsureOk(await client.RequestAsync(original));
+        time.Advance(TimeSpan.FromSeconds(2));
+        var resend = OpenWireTestClient.TextMessage(producer, 1, queue, "once");
+        resend.Persistent = true;
+        resend.Expiration = original.Expiration;
+        OpenWireTestClient.EnsureOk(await client.RequestAsync(resend));
+
+        // The original expires in the queue and goes to the DLQ once; the resend adds nothing.
+        await client.SubscribeAsync(queue);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReceiveAsync(Short));
+        await client.SubscribeAsync(Destination.Queue("ActiveMQ.DLQ"), consumerValue: 2);
+        Assert.Equal("once", OpenWireTestClient.TextOf((await client.ReceiveAsync()).Message!));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReceiveAsync(Short));
+    }
+
+    [Fact]
     public async Task Bad_selector_is_refused_with_InvalidSelectorException()
     {
         await using var engine = new EngineFixture();
