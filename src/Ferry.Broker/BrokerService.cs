@@ -443,7 +443,9 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
     /// made durable by the next flush instead of a flush of its own, as KahaDB stores a message that
     /// needs no response.
     /// </param>
-    internal async ValueTask AcceptAsync(Message message, CancellationToken cancellationToken, StoreDurability durability = StoreDurability.Sync)
+    /// <param name="targets">Where the message goes, when the caller resolved that already.</param>
+    internal async ValueTask AcceptAsync(Message message, CancellationToken cancellationToken, StoreDurability durability = StoreDurability.Sync,
+        IReadOnlyList<BrokerDestination>? targets = null)
     {
         var id = message.MessageId!;
         if (Audit.IsDuplicate(id))
@@ -451,7 +453,7 @@ public sealed partial class BrokerService : IAsyncDisposable, IDestinationHost
             LogDuplicate(_logger, id.ToString());
             return;
         }
-        var targets = Resolve(message.Destination!);
+        targets ??= Resolve(message.Destination!);
         await WaitForSpaceAsync(targets, cancellationToken);
         var deliveries = Deliveries(message, targets);
         var batch = new StoreBatch(durability);

@@ -250,9 +250,10 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
             return;
         }
         bool answered = message.ResponseRequired || Windowed(message);
-        if (_parkedSends.IsCompleted && !BrokerService.MustWaitForSpace(_broker.Resolve(message.Destination)))
+        var targets = _parkedSends.IsCompleted ? _broker.Resolve(message.Destination) : null;
+        if (targets is not null && !BrokerService.MustWaitForSpace(targets))
         {
-            await AcceptAndAcknowledgeAsync(message, answered ? StoreDurability.Sync : StoreDurability.Deferred);
+            await AcceptAndAcknowledgeAsync(message, answered ? StoreDurability.Sync : StoreDurability.Deferred, targets);
         }
         else if (answered)
         {
@@ -271,11 +272,11 @@ public sealed partial class OpenWireConnection : IConsumerEndpoint
         await AcceptAndAcknowledgeAsync(message);
     }
 
-    private async Task AcceptAndAcknowledgeAsync(Message message, StoreDurability durability = StoreDurability.Sync)
+    private async Task AcceptAndAcknowledgeAsync(Message message, StoreDurability durability = StoreDurability.Sync, IReadOnlyList<BrokerDestination>? targets = null)
     {
         try
         {
-            await _broker.AcceptAsync(message, _connectionClosed.Token, durability);
+            await _broker.AcceptAsync(message, _connectionClosed.Token, durability, targets);
             Acknowledge(message);
         }
         catch (OperationCanceledException) when (_connectionClosed.IsCancellationRequested)

@@ -171,7 +171,7 @@ public static class StompMessageConverter
             headers.Add(new(StompHeaders.Ack, ackId));
         }
         headers.Add(new(StompHeaders.Expires, message.Expiration == 0 ? "0" : message.Expiration.ToString(CultureInfo.InvariantCulture)));
-        headers.Add(new(StompHeaders.Priority, message.Priority is >= 0 and <= 9 ? Digits[message.Priority] : message.Priority.ToString(CultureInfo.InvariantCulture)));
+        headers.Add(new(StompHeaders.Priority, message.Priority < Digits.Length ? Digits[message.Priority] : message.Priority.ToString(CultureInfo.InvariantCulture)));
         headers.Add(new(StompHeaders.Timestamp, message.Timestamp.ToString(CultureInfo.InvariantCulture)));
         if (message.CorrelationId is { } correlation)
         {
@@ -220,15 +220,18 @@ public static class StompMessageConverter
                 Set(headers, key, PropertyText(value));
             }
         }
-        int contentLength = headers.FindIndex(static h => h.Key == StompHeaders.ContentLength);
         if (isBytes)
         {
             // Replaced by the real length when written.
             Set(headers, StompHeaders.ContentLength, "");
         }
-        else if (contentLength >= 0)
+        else
         {
-            headers.RemoveAt(contentLength);
+            int contentLength = headers.FindIndex(static h => h.Key == StompHeaders.ContentLength);
+            if (contentLength >= 0)
+            {
+                headers.RemoveAt(contentLength);
+            }
         }
         return new StompFrame(StompCommands.Message, headers, body);
 
